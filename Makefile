@@ -1,0 +1,72 @@
+# vibench: `make lab` opens the workbench, `make test` runs every test tier.
+# Both set up everything they need first (a Python >= 3.12 venv in .venv, the
+# package in editable mode, and for tests the Chromium browser), and skip what
+# is already in place on a second run.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Extra arguments: `make lab ARGS="--no-browser --port=8899"`, `make test ARGS="-k flows"`.
+ARGS ?=
+CHROMIUM ?= /usr/bin/chromium
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: help lab test test-unit lint format browser warm benchmark clean
+
+help:
+	@echo "make lab        set up .venv and open the workbench in JupyterLab"
+	@echo "make test       set up .venv (+ Chromium) and run every test tier"
+	@echo "make test-unit  only the fast unit tier"
+	@echo "make lint       ruff check and format check"
+	@echo "make benchmark  print the speed figures (benchmarks/)"
+	@echo "make clean      remove .venv and caches"
+
+$(PY):
+	@py=$$(sh scripts/find-python.sh) || exit 1; \
+	echo "vibench: creating $(VENV) with $$py"; \
+	"$$py" -m venv $(VENV) && $(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed-lab: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[lab]"
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e ".[lab,test]"
+	@touch $@ $(VENV)/.installed-lab
+
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "vibench: installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "vibench: the browser tests need Chromium at $(CHROMIUM): install it (Debian/Ubuntu: 'sudo apt-get install chromium') or pass CHROMIUM=/path/to/chromium"; \
+		exit 1; \
+	fi
+
+# Compile the demo models' fitting functions once so the first Fit is quick.
+warm: $(VENV)/.installed-lab
+	@$(PY) -m vibench.warm || echo "vibench: warming the compile cache failed (the first Fit will be slower)"
+
+lab: $(VENV)/.installed-lab warm
+	$(VENV)/bin/jupyter lab notebooks/01_getting_started.ipynb $(ROOT_FLAG) $(ARGS)
+
+test: $(VENV)/.installed-test browser
+	VIBENCH_CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(ARGS)
+
+test-unit: $(VENV)/.installed-test
+	$(PY) -m pytest -m "not notebooks and not browser and not slow" $(ARGS)
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-test
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+benchmark: $(VENV)/.installed-test
+	$(PY) benchmarks/run.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist test-artifacts
