@@ -1,0 +1,255 @@
+"""Plain records of fitting: the settings of a fit, a progress event and a run."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vibench.session._optimizers import OPTIMIZERS
+
+if TYPE_CHECKING:
+    from vibench.session._diagnostics import Khat
+
+__all__ = ["STATUSES", "FitSettings", "Progress", "Run"]
+
+#: How a run can end (``"running"`` while it runs, ``"failed"`` on an exception).
+STATUSES = ("running", "finished", "stopped", "converged", "diverged", "failed")
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """The settings of one fit.
+
+    Attributes
+    ----------
+    iterations : int
+        Number of optimisation steps of a fit.
+    optimizer : str
+        A PyMC optimizer from :mod:`pymc.variational.updates` (``"adam"``,
+        ``"adagrad_window"``, ``"sgd"``, ``"rmsprop"``, ...).
+    learning_rate : float
+        The optimizer's learning rate.
+    obj_n_mc : int
+        Monte Carlo draws per step for the ELBO gradient.
+    seed : int or None
+        Seed of the approximation's initialisation and of the step's random stream.
+        ``None`` continues the current stream.
+    tolerance : float or None
+        Tolerance of the convergence check; ``None`` turns it off (the default: a fit
+        then runs all its iterations).
+    window : int
+        Window, in iterations, of the convergence check and of the smoothed ELBO.
+    convergence : str
+        What the check watches. ``"elbo"``: the run ends as ``"converged"`` when the mean
+        ELBO over the last ``window`` iterations differs from the mean over the
+        ``window`` before by less than ``tolerance * max(1, |mean|)``. ``"params"``:
+        PyMC's :class:`~pymc.variational.callbacks.CheckParametersConvergence` (relative
+        change of the variational parameters, infinity norm, every ``window``
+        iterations).
+
+    Notes
+    -----
+    ``optimizer``, ``learning_rate`` and ``obj_n_mc`` are compiled into the step
+    function: changing one compiles a new step function (once; switching back reuses
+    the earlier one). ``iterations``, ``seed``, ``tolerance`` and ``window`` never
+    cause a compile.
+    """
+
+    iterations: int = 10_000
+    optimizer: str = "adam"
+    learning_rate: float = 0.01
+    obj_n_mc: int = 1
+    seed: int | None = None
+    tolerance: float | None = None
+    window: int = 100
+    convergence: str = "elbo"
+
+    def __post_init__(self) -> None:
+        def bad(msg: str) -> ValueError:
+            return ValueError(f"bad fit setting: {msg}")
+
+        if not isinstance(self.iterations, int | np.integer) or isinstance(self.iterations, bool):
+            raise bad(f"iterations must be an int, got {self.iterations!r}")
+        if self.iterations < 0:
+            raise bad(f"iterations must be >= 0, got {self.iterations}")
+        if self.optimizer not in OPTIMIZERS:
+            raise bad(f"unknown optimizer {self.optimizer!r}; choose one of {sorted(OPTIMIZERS)}")
+        lr = self.learning_rate
+        if (
+            isinstance(lr, bool)
+            or not isinstance(lr, int | float | np.floating | np.integer)
+            or not math.isfinite(lr)
+            or lr <= 0
+        ):
+            raise bad(f"learning_rate must be a positive number, got {lr!r}")
+        n_mc = self.obj_n_mc
+        if isinstance(n_mc, bool) or not isinstance(n_mc, int | np.integer) or n_mc < 1:
+            raise bad(f"obj_n_mc must be an int >= 1, got {n_mc!r}")
+        seed = self.seed
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0
+        ):
+            raise bad(f"seed must be None or an int >= 0, got {seed!r}")
+        tol = self.tolerance
+        if tol is not None and (
+            isinstance(tol, bool)
+            or not isinstance(tol, int | float | np.floating)
+            or not math.isfinite(tol)
+            or tol <= 0
+        ):
+            raise bad(f"tolerance must be None or a positive number, got {tol!r}")
+        if self.convergence not in ("elbo", "params"):
+            raise bad(f"convergence must be 'elbo' or 'params', got {self.convergence!r}")
+        w = self.window
+        if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < 1:
+            raise bad(f"window must be an int >= 1, got {w!r}")
+        # normalise numpy scalars to plain Python for JSON
+        object.__setattr__(self, "iterations", int(self.iterations))
+        object.__setattr__(self, "learning_rate", float(lr))
+        object.__setattr__(self, "obj_n_mc", int(n_mc))
+        object.__setattr__(self, "window", int(w))
+        if seed is not None:
+            object.__setattr__(self, "seed", int(seed))
+        if tol is not None:
+            object.__setattr__(self, "tolerance", float(tol))
+
+    def compile_key(self) -> tuple[str, float, int]:
+        """The settings a step function is compiled with."""
+        return (self.optimizer, self.learning_rate, self.obj_n_mc)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> FitSettings:
+        """Rebuild from untrusted :meth:`to_dict` output (``ValueError`` if malformed)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"fit settings must be a JSON object, got {type(data).__name__}")
+        known = set(cls.__dataclass_fields__)
+        extra = set(data) - known
+        if extra:
+            raise ValueError(f"unknown fit settings {sorted(map(str, extra))}")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress event sent to subscribers while a run goes on, and once when it ends.
+
+    Attributes
+    ----------
+    iteration : int
+        Iterations done in this run.
+    total : int
+        Iterations asked for.
+    elbo : float
+        ELBO of the latest iteration (NaN before the first).
+    smoothed_elbo : float
+        Mean ELBO over the last ``window`` iterations.
+    its_per_second : float
+        Recent throughput.
+    status : str
+        ``"running"`` or how the run ended (see :data:`STATUSES`).
+    message : str
+        A one-line human-readable status.
+    """
+
+    iteration: int
+    total: int
+    elbo: float
+    smoothed_elbo: float
+    its_per_second: float
+    status: str
+    message: str = ""
+
+    @property
+    def done(self) -> bool:
+        """Whether this is the final event of a run."""
+        return self.status != "running"
+
+
+@dataclass(eq=False)
+class Run:
+    """One fit: its plan, settings, ELBO trace, timing and how it ended.
+
+    Attributes
+    ----------
+    plan : dict
+        The plan (``Session.to_dict()["plan"]`` form) the run fitted.
+    settings : FitSettings
+        The settings of the run.
+    elbo : numpy.ndarray
+        ELBO per iteration of this run (higher is better).
+    iterations : int
+        Iterations done.
+    seconds : float
+        Wall time of the fitting loop (compile time excluded, see ``compile_seconds``).
+    compile_seconds : float
+        Time spent compiling a step function for this run (0 when one was reused).
+    status : str
+        ``"running"``, ``"finished"``, ``"stopped"``, ``"converged"``, ``"diverged"``
+        or ``"failed"``.
+    message : str
+        Why it ended, in words (for a diverged run: which variable went bad).
+    start_iteration : int
+        Iterations fitted with this plan before this run (since the last reset).
+    approximation : vibench.Approximation
+        The approximation the run fitted (shared by runs of the same plan, so it holds
+        the *latest* parameters).
+    error : BaseException or None
+        The exception of a ``"failed"`` run.
+    """
+
+    plan: dict[str, Any]
+    settings: FitSettings
+    approximation: Any = None
+    start_iteration: int = 0
+    status: str = "running"
+    message: str = ""
+    seconds: float = 0.0
+    compile_seconds: float = 0.0
+    error: BaseException | None = None
+    _elbo: list[np.ndarray] = field(default_factory=list, repr=False)
+    _params: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    _khat: Khat | None = field(default=None, repr=False)
+    _khat_fn: Any = field(default=None, repr=False)
+    _live: np.ndarray | None = field(default=None, repr=False)
+    _live_done: int = field(default=0, repr=False)
+
+    @property
+    def elbo(self) -> np.ndarray:
+        """ELBO per iteration of this run (a copy; grows while the run goes on)."""
+        live = self._live
+        if live is not None:
+            return -live[: self._live_done]
+        if not self._elbo:
+            return np.empty(0)
+        return np.concatenate(self._elbo)
+
+    @property
+    def iterations(self) -> int:
+        """Iterations done in this run (so far, while it runs)."""
+        if self._live is not None:
+            return self._live_done
+        return int(sum(len(a) for a in self._elbo))
+
+    @property
+    def khat(self) -> Khat | None:
+        """PSIS k-hat of the approximation as this run left it (computed on first use).
+
+        A :class:`~vibench.session.Khat`: a float with ``.reading`` ("good", "usable",
+        "do not trust"). ``None`` for a run that failed before fitting anything.
+        """
+        if self._khat is None and self._khat_fn is not None and self._params is not None:
+            self._khat = self._khat_fn(self)
+        return self._khat
+
+    def __repr__(self) -> str:
+        return (
+            f"Run(status={self.status!r}, iterations={self.iterations}, "
+            f"seconds={self.seconds:.3g}, elbo={self.elbo[-1] if self.iterations else None})"
+        )

@@ -1,0 +1,977 @@
+"""``Session``: the workbench's state and actions in plain Python (no widgets)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import arviz_base
+import numpy as np
+import pymc as pm
+import xarray as xr
+from pymc.variational import KLqp
+
+from vibench import models
+from vibench.engine import Approximation, Group
+from vibench.session._codegen import plan_to_code
+from vibench.session._diagnostics import Khat, psis_khat
+from vibench.session._errors import PlanError, SessionBusyError
+from vibench.session._plan import REST, GroupSpec, Plan, VariableInfo, model_variables
+from vibench.session._run import FitSettings, Progress, Run
+from vibench.session._runner import StepFunction, run_loop
+from vibench.session._sampling import Sampler
+
+__all__ = ["Session", "SessionBusyError"]
+
+logger = logging.getLogger(__name__)
+
+_FORMAT_VERSION = 1
+_MISSING: Any = object()
+
+# NUTS reference draws, cached per model object and per sampling arguments.
+_REFERENCES: weakref.WeakKeyDictionary[pm.Model, dict[tuple, Future]] = weakref.WeakKeyDictionary()
+_REFERENCES_LOCK = threading.Lock()
+
+
+class _Fitted:
+    """What one plan has built: the approximation, its inference and compiled functions."""
+
+    def __init__(self, approx: Any, inference: Any, plan_key: tuple) -> None:
+        self.approx = approx
+        self.inference = inference
+        self.plan_key = plan_key
+        self.steps: dict[tuple, StepFunction] = {}
+        self.sampler: Sampler | None = None
+        self.initial_params = [p.get_value(borrow=False) for p in approx.params]
+        self.elbo: list[np.ndarray] = []
+        self.iteration = 0
+
+    def params(self) -> list[np.ndarray]:
+        return [p.get_value(borrow=False) for p in self.approx.params]
+
+    def set_params(self, values: list[np.ndarray]) -> None:
+        for p, v in zip(self.approx.params, values, strict=True):
+            p.set_value(v, borrow=False)
+
+
+class Session:
+    """The workbench's brain: a plan of groups, fitting, runs, draws and diagnostics.
+
+    Parameters
+    ----------
+    model : pymc.Model or str, optional
+        The model to fit, or the name of a demo model (see :mod:`vibench.models`).
+        ``None`` uses the default demo model (eight schools, non-centred).
+    compile_kwargs : dict, optional
+        Passed to PyTensor when compiling the step function, e.g.
+        ``{"mode": "FAST_COMPILE"}`` for instant builds of slower steps. Default: PyMC's
+        default mode (Numba).
+    sample_compile_kwargs : dict, optional
+        Same for the sampling function (default ``{"mode": "FAST_COMPILE"}``: it runs a
+        few times per fit, on many draws at once, so its build time matters more).
+
+    Notes
+    -----
+    Every plan edit is validated before it is applied; a bad edit raises
+    :class:`~vibench.session.PlanError` and leaves the plan as it was. Editing the plan
+    discards what the previous plan built (its approximation and compiled functions);
+    the next fit builds and compiles afresh. Fitting again with the same plan continues
+    from the current parameters with no new compile.
+
+    Threads: :meth:`start` fits in a worker thread; progress callbacks registered with
+    :meth:`subscribe` run on that thread (for :meth:`fit`, on the calling thread).
+
+    Examples
+    --------
+    >>> from vibench.session import Session
+    >>> s = Session(compile_kwargs={"mode": "FAST_COMPILE"})
+    >>> gid = s.add_group("full_rank", ["mu", "tau"])
+    >>> run = s.fit(500, learning_rate=0.05, seed=1)
+    >>> run.status, run.iterations
+    ('finished', 500)
+    """
+
+    def __init__(
+        self,
+        model: pm.Model | str | None = None,
+        *,
+        compile_kwargs: dict[str, Any] | None = None,
+        sample_compile_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        if model is None:
+            model = models.get_model(models.DEFAULT_MODEL)
+        elif isinstance(model, str):
+            model = models.get_model(model)
+        elif not isinstance(model, pm.Model):
+            raise TypeError(
+                f"model must be a pymc.Model, a demo model name or None, got {type(model).__name__}"
+            )
+        if not model.free_RVs:
+            raise ValueError("the model has no free variables to fit")
+        self.model = model
+        self._plan = Plan(model_variables(model))
+        self._settings = FitSettings()
+        self._compile_kwargs = dict(compile_kwargs or {})
+        self._sample_compile_kwargs = (
+            {"mode": "FAST_COMPILE"}
+            if sample_compile_kwargs is None
+            else dict(sample_compile_kwargs)
+        )
+        self._lock = threading.RLock()
+        self._sampler_lock = threading.Lock()
+        self._fitted: _Fitted | None = None
+        self._runs: list[Run] = []
+        self._subscribers: list[Callable[[Progress], None]] = []
+        self._change_listeners: list[Callable[[Session], None]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._busy = False
+        self._current: Run | None = None
+        #: Step functions compiled by this session (a test hook: Stop/Resume adds none).
+        self.compile_count = 0
+        #: Sampling functions compiled by this session.
+        self.sample_compile_count = 0
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def variables(self) -> list[VariableInfo]:
+        """The model's free variables (``.name``, ``.shape``, ``.size``, ``.discrete``)."""
+        return self._plan.variables
+
+    @property
+    def groups(self) -> list[GroupSpec]:
+        """The groups (``.id``, ``.variables``, ``.family``), the rest group (``"rest"``) last."""
+        return self._plan.groups
+
+    def group(self, group_id: str) -> GroupSpec:
+        """The group with id ``group_id``."""
+        return self._plan.group(group_id)
+
+    @property
+    def settings(self) -> FitSettings:
+        """Current fit settings: the defaults of the next fit (each fit updates them)."""
+        return self._settings
+
+    @property
+    def runs(self) -> list[Run]:
+        """Every run of this session, oldest first (a copy of the list)."""
+        return list(self._runs)
+
+    @property
+    def running(self) -> bool:
+        """Whether a fit is going on."""
+        return self._busy
+
+    @property
+    def approximation(self) -> Any:
+        """The approximation built for the current plan (``None`` before the first fit)."""
+        fitted = self._fitted
+        return None if fitted is None else fitted.approx
+
+    def _live_run(self, fitted: _Fitted | None) -> Run | None:
+        run = self._current
+        if fitted is None or run is None or run.approximation is not fitted.approx:
+            return None
+        return run
+
+    @property
+    def elbo(self) -> np.ndarray:
+        """ELBO per iteration since the plan was built or last reset, over all runs.
+
+        Includes the iterations of a run still going on.
+        """
+        with self._lock:
+            fitted = self._fitted
+            if fitted is None:
+                return np.empty(0)
+            parts = list(fitted.elbo)
+            live = self._live_run(fitted)
+            if live is not None:
+                parts.append(live.elbo)
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    @property
+    def iteration(self) -> int:
+        """Iterations fitted with the current plan since it was built or last reset."""
+        with self._lock:
+            fitted = self._fitted
+            if fitted is None:
+                return 0
+            live = self._live_run(fitted)
+            return fitted.iteration + (live.iterations if live is not None else 0)
+
+    # ------------------------------------------------------------------ plan edits
+    def _edit(self, action: Callable[[], Any]) -> Any:
+        with self._lock:
+            if self._busy:
+                raise SessionBusyError(
+                    "a fit is running: stop it (or wait) before editing the plan"
+                )
+            before = self._plan.key()
+            result = action()
+            if self._plan.key() != before:
+                self._fitted = None
+        self._changed()
+        return result
+
+    def add_group(self, family: str = "full_rank", variables: Sequence[str] = ()) -> str:
+        """Add a group of family ``family`` holding ``variables``; return its id.
+
+        The variables leave the groups they were in. A group may be created empty and
+        filled with :meth:`move`, but a plan with an empty group cannot be fitted.
+        """
+        return self._edit(lambda: self._plan.add_group(family, list(variables)))
+
+    def move(self, variable: str, group_id: str) -> None:
+        """Move ``variable`` into group ``group_id`` (``"rest"`` sends it back to rest)."""
+        self._edit(lambda: self._plan.move(variable, group_id))
+
+    def set_family(self, group_id: str, family: str) -> None:
+        """Set group ``group_id``'s family: a PyMC name or a flow formula."""
+        self._edit(lambda: self._plan.set_family(group_id, family))
+
+    def remove_group(self, group_id: str) -> None:
+        """Remove a group; its variables go back to the rest group."""
+        self._edit(lambda: self._plan.remove_group(group_id))
+
+    def on_change(self, callback: Callable[[Session], None]) -> Callable[[], None]:
+        """Call ``callback(session)`` after each plan or settings change.
+
+        Returns
+        -------
+        callable
+            Call it to unsubscribe.
+        """
+        self._change_listeners.append(callback)
+        return lambda: self._remove(self._change_listeners, callback)
+
+    def _changed(self) -> None:
+        for cb in list(self._change_listeners):
+            try:
+                cb(self)
+            except Exception:
+                logger.exception("vibench: a change listener raised")
+
+    @staticmethod
+    def _remove(listeners: list, callback: Any) -> None:
+        if callback in listeners:
+            listeners.remove(callback)
+
+    def configure(
+        self,
+        *,
+        iterations: int = _MISSING,
+        optimizer: str = _MISSING,
+        learning_rate: float = _MISSING,
+        obj_n_mc: int = _MISSING,
+        seed: int | None = _MISSING,
+        tolerance: float | None = _MISSING,
+        window: int = _MISSING,
+        convergence: str = _MISSING,
+    ) -> FitSettings:
+        """Change the fit settings without fitting; return the new settings.
+
+        See :class:`~vibench.session.FitSettings` for their meaning. A bad value raises
+        ``ValueError`` and leaves the settings unchanged.
+        """
+        given = {
+            "iterations": iterations,
+            "optimizer": optimizer,
+            "learning_rate": learning_rate,
+            "obj_n_mc": obj_n_mc,
+            "seed": seed,
+            "tolerance": tolerance,
+            "window": window,
+            "convergence": convergence,
+        }
+        with self._lock:
+            changes = {k: v for k, v in given.items() if v is not _MISSING}
+            self._settings = dataclasses.replace(self._settings, **changes)
+        self._changed()
+        return self._settings
+
+    # ------------------------------------------------------------------ building
+    def _build(self, seed: int | None) -> _Fitted:
+        """Build the approximation for the current plan (no compile)."""
+        self._plan.check_fittable()
+        model = self.model
+        with model:
+            groups = []
+            for g in self._plan.groups:
+                if g.id == REST:
+                    if g.variables:
+                        groups.append(Group(None, vfam=g.family, model=model, random_seed=seed))
+                else:
+                    rvs = [model[v] for v in g.variables]
+                    groups.append(Group(rvs, vfam=g.family, model=model, random_seed=seed))
+            approx = Approximation(groups, model=model, random_seed=seed)
+            inference = KLqp(approx)
+        return _Fitted(approx, inference, self._plan.key())
+
+    def build(self) -> Any:
+        """Build (or return) the approximation of the current plan without fitting."""
+        with self._lock:
+            if self._fitted is None:
+                self._fitted = self._build(self._settings.seed)
+            return self._fitted.approx
+
+    def prepare(self, *, sampler: bool = True) -> None:
+        """Build the approximation and compile what a fit (and draws) will need, now.
+
+        Compiles the step function for the current :attr:`settings` and, if ``sampler``,
+        the sampling function, so that the next :meth:`fit` / :meth:`start` starts
+        stepping at once and a first :meth:`sample` during a background fit does not
+        compile while competing with the fitting thread. Does nothing already done.
+        """
+        with self._lock:
+            if self._busy:
+                raise SessionBusyError("a fit is running")
+            self.build()
+            fitted = self._fitted
+            self._step_for(fitted, self._settings, None)
+            if sampler:
+                self._sampler_for(fitted)
+
+    def _step_for(self, fitted: _Fitted, settings: FitSettings, run: Run | None) -> StepFunction:
+        key = (*settings.compile_key(), repr(sorted(self._compile_kwargs.items())))
+        step = fitted.steps.get(key)
+        if step is None:
+            t0 = time.perf_counter()
+            with self.model:
+                step = StepFunction(fitted.inference.objective, settings, self._compile_kwargs)
+            if run is not None:
+                run.compile_seconds = time.perf_counter() - t0
+            fitted.steps[key] = step
+            self.compile_count += 1
+        return step
+
+    # ------------------------------------------------------------------ fitting
+    def _begin(self, n: int | None, overrides: dict[str, Any]) -> Run:
+        with self._lock:
+            if self._busy:
+                raise SessionBusyError("a fit is already running")
+            changes = {k: v for k, v in overrides.items() if v is not _MISSING}
+            if n is not None:
+                changes["iterations"] = n
+            settings = dataclasses.replace(self._settings, **changes)
+            self._plan.check_fittable()
+            self._settings = settings
+            run = Run(plan=self._plan.to_dict(), settings=settings)
+            self._stop.clear()
+            self._busy = True
+            self._current = run
+        self._changed()
+        return run
+
+    def _execute(self, run: Run) -> None:
+        settings = run.settings
+        try:
+            with self._lock:
+                if self._fitted is None:
+                    self._fitted = self._build(settings.seed)
+                fitted = self._fitted
+            step = self._step_for(fitted, settings, run)
+            if settings.seed is not None:
+                step.reseed(settings.seed)
+            run.approximation = fitted.approx
+            run.start_iteration = fitted.iteration
+            run._khat_fn = self._khat_for_run
+            run_loop(
+                step,
+                run,
+                settings.iterations,
+                self._stop,
+                self._emit,
+                lambda: _describe_bad_params(fitted.approx, self.model),
+            )
+            with self._lock:
+                fitted.elbo.append(run.elbo)
+                fitted.iteration += run.iterations
+                self._current = None
+            run._params = fitted.params()
+        except BaseException as err:
+            run.status = "failed"
+            run.message = f"{type(err).__name__}: {err}"
+            run.error = err
+            raise
+        finally:
+            with self._lock:
+                self._runs.append(run)
+                self._busy = False
+                self._current = None
+            elbo = run.elbo
+            self._emit(
+                Progress(
+                    iteration=run.iterations,
+                    total=settings.iterations,
+                    elbo=float(elbo[-1]) if elbo.size else float("nan"),
+                    smoothed_elbo=float(np.mean(elbo[-settings.window :]))
+                    if elbo.size
+                    else float("nan"),
+                    its_per_second=run.iterations / run.seconds if run.seconds > 0 else 0.0,
+                    status=run.status,
+                    message=run.message,
+                )
+            )
+
+    def fit(
+        self,
+        n: int | None = None,
+        *,
+        optimizer: str = _MISSING,
+        learning_rate: float = _MISSING,
+        obj_n_mc: int = _MISSING,
+        seed: int | None = _MISSING,
+        tolerance: float | None = _MISSING,
+        window: int = _MISSING,
+        convergence: str = _MISSING,
+    ) -> Run:
+        """Fit ``n`` iterations on the calling thread and return the :class:`Run`.
+
+        Arguments left out keep the session's current :attr:`settings` (and those given
+        become the new settings). See :class:`~vibench.session.FitSettings`.
+
+        Parameters
+        ----------
+        n : int, optional
+            Iterations (default: ``settings.iterations``).
+        optimizer : str
+            A PyMC optimizer name: ``"adam"`` (default), ``"adagrad_window"``, ``"sgd"``,
+            ``"rmsprop"``, ``"adagrad"``, ``"adadelta"``, ``"adamax"``, ``"momentum"``,
+            ``"nesterov_momentum"``.
+        learning_rate : float
+            Default 0.01.
+        obj_n_mc : int
+            Monte Carlo draws per gradient step (default 1).
+        seed : int or None
+            Seeds the initialisation (when the plan is first built) and the step's
+            random stream. ``None`` continues the stream.
+        tolerance : float or None
+            Relative tolerance of the convergence check on the smoothed ELBO; ``None``
+            (default) runs all ``n`` iterations.
+        window : int
+            Iterations averaged by the smoothed ELBO and the convergence check.
+        convergence : {"elbo", "params"}
+            What the convergence check watches: the smoothed ELBO, or the parameters
+            (PyMC's ``CheckParametersConvergence``).
+
+        Returns
+        -------
+        Run
+            With ``status`` ``"finished"``, ``"stopped"``, ``"converged"`` or
+            ``"diverged"``.
+
+        Raises
+        ------
+        PlanError
+            The plan cannot be fitted (empty group, discrete variables).
+        SessionBusyError
+            A fit is already running.
+        ValueError
+            A bad setting.
+        """
+        run = self._begin(
+            n,
+            {
+                "optimizer": optimizer,
+                "learning_rate": learning_rate,
+                "obj_n_mc": obj_n_mc,
+                "seed": seed,
+                "tolerance": tolerance,
+                "window": window,
+                "convergence": convergence,
+            },
+        )
+        self._execute(run)
+        return run
+
+    def start(
+        self,
+        n: int | None = None,
+        *,
+        optimizer: str = _MISSING,
+        learning_rate: float = _MISSING,
+        obj_n_mc: int = _MISSING,
+        seed: int | None = _MISSING,
+        tolerance: float | None = _MISSING,
+        window: int = _MISSING,
+        convergence: str = _MISSING,
+    ) -> Run:
+        """Like :meth:`fit`, in a worker thread; returns the :class:`Run` at once.
+
+        The run fills in as it goes; :meth:`stop` ends it early, :meth:`wait` waits for
+        it. Compilation (if needed) also happens on the worker.
+        """
+        run = self._begin(
+            n,
+            {
+                "optimizer": optimizer,
+                "learning_rate": learning_rate,
+                "obj_n_mc": obj_n_mc,
+                "seed": seed,
+                "tolerance": tolerance,
+                "window": window,
+                "convergence": convergence,
+            },
+        )
+
+        def work() -> None:
+            try:
+                self._execute(run)
+            except BaseException:
+                logger.debug("vibench: background fit failed", exc_info=True)
+
+        thread = threading.Thread(target=work, name="vibench-fit", daemon=True)
+        self._thread = thread
+        thread.start()
+        return run
+
+    def stop(self) -> None:
+        """Ask the running fit to stop after its current chunk (within ~0.05 s).
+
+        The fitted parameters are kept; fitting again continues from them. A fit still
+        compiling its step function (or JIT-compiling it on the first call, in the
+        default Numba mode) stops once that is done.
+        """
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> Run | None:
+        """Wait for a background fit; return its run (the last run if none is running).
+
+        Raises
+        ------
+        Exception
+            The error of a run that failed (e.g. a compile error).
+        TimeoutError
+            If ``timeout`` passed first.
+        """
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise TimeoutError(f"the fit did not end within {timeout} s")
+        run = self._runs[-1] if self._runs else None
+        if run is not None and run.error is not None and thread is not None:
+            self._thread = None
+            raise run.error
+        self._thread = None
+        return run
+
+    def reset(self) -> None:
+        """Start fresh: initial parameters and optimizer state, empty ELBO trace.
+
+        Keeps the compiled functions (no recompile) and the run history.
+        """
+        with self._lock:
+            if self._busy:
+                raise SessionBusyError("a fit is running: stop it before resetting")
+            fitted = self._fitted
+            if fitted is None:
+                return
+            for step in fitted.steps.values():
+                step.restore_initial()
+            fitted.set_params(fitted.initial_params)
+            fitted.elbo.clear()
+            fitted.iteration = 0
+        self._changed()
+
+    # ------------------------------------------------------------------ progress
+    def subscribe(self, callback: Callable[[Progress], None]) -> Callable[[], None]:
+        """Call ``callback(progress)`` during fits: at most ~4 times a second, plus once at the end.
+
+        The callback runs on the fitting thread (the worker for :meth:`start`), so it must
+        be quick and thread-safe; exceptions it raises are logged and ignored.
+
+        Returns
+        -------
+        callable
+            Call it to unsubscribe.
+        """
+        self._subscribers.append(callback)
+        return lambda: self._remove(self._subscribers, callback)
+
+    def _emit(self, progress: Progress) -> None:
+        for cb in list(self._subscribers):
+            try:
+                cb(progress)
+            except Exception:
+                logger.exception("vibench: a progress subscriber raised")
+
+    # ------------------------------------------------------------------ draws
+    def _sampler_for(self, fitted: _Fitted) -> Sampler:
+        with self._sampler_lock:
+            if fitted.sampler is None:
+                with self.model:
+                    fitted.sampler = Sampler(fitted.approx, self._sample_compile_kwargs)
+                self.sample_compile_count += 1
+            return fitted.sampler
+
+    def sample(self, draws: int = 1000, seed: int | None = None) -> xr.DataTree:
+        """Draw from the approximation (constrained space) into a DataTree.
+
+        Parameters
+        ----------
+        draws : int
+            Number of draws.
+        seed : int, optional
+            Seed of the draws.
+
+        Returns
+        -------
+        xarray.DataTree
+            ``posterior``: every free variable and deterministic with dims
+            ``(chain=1, draw, ...)``, readable by ArviZ 1.x. ``vi``: ``elbo`` over
+            ``iteration`` (since the plan was built or reset), ``log_p`` and ``log_q`` of
+            each draw, and attributes ``plan`` and ``settings`` (JSON strings) and
+            ``khat``.
+        """
+        draws = _positive_int(draws, "draws")
+        with self._lock:
+            self.build()
+            fitted = self._fitted
+            sampler = self._sampler_for(fitted)
+        values, logp, logq = sampler(draws, seed)
+        dims = {k: list(v) for k, v in self.model.named_vars_to_dims.items() if k in values}
+        coords = {k: np.asarray(v) for k, v in (self.model.coords or {}).items()}
+        tree = arviz_base.from_dict(
+            {"posterior": {k: v[None, ...] for k, v in values.items()}},
+            dims=dims,
+            coords=coords,
+        )
+        khat = psis_khat(logp, logq)
+        vi = xr.Dataset(
+            {
+                "elbo": ("iteration", np.concatenate(fitted.elbo) if fitted.elbo else np.empty(0)),
+                "log_p": (("chain", "draw"), logp[None, :]),
+                "log_q": (("chain", "draw"), logq[None, :]),
+            },
+            coords={"chain": [0], "draw": np.arange(draws)},
+            attrs={
+                "plan": json.dumps(self._plan.to_dict()),
+                "settings": json.dumps(self._settings.to_dict()),
+                "khat": khat.khat,
+                "khat_reading": khat.reading,
+            },
+        )
+        tree["vi"] = xr.DataTree(vi)
+        return tree
+
+    def khat(self, draws: int = 1000, seed: int | None = None) -> Khat:
+        """PSIS k-hat of the approximation as it is now (log p - log q on draws from q).
+
+        Returns
+        -------
+        Khat
+            ``.khat`` and ``.reading``: < 0.5 good, 0.5-0.7 usable, > 0.7 do not trust.
+        """
+        draws = _positive_int(draws, "draws")
+        with self._lock:
+            self.build()
+            sampler = self._sampler_for(self._fitted)
+        _, logp, logq = sampler(draws, seed)
+        return psis_khat(logp, logq)
+
+    def _khat_for_run(self, run: Run, draws: int = 1000) -> Khat:
+        """k-hat of a past run: its saved parameters are swapped in for the computation."""
+        with self._lock:
+            if self._busy:
+                raise SessionBusyError("wait for the running fit before computing k-hat")
+            fitted = self._fitted
+            if fitted is None or fitted.approx is not run.approximation:
+                # an older plan: build a sampler for its approximation
+                holder = _Fitted.__new__(_Fitted)
+                holder.approx, holder.sampler = run.approximation, None
+                current = holder.params()
+                target = holder
+            else:
+                target = fitted
+                current = fitted.params()
+            sampler = self._sampler_for(target)
+            target.set_params(run._params)
+            try:
+                _, logp, logq = sampler(draws, 0)
+            finally:
+                target.set_params(current)
+        return psis_khat(logp, logq)
+
+    # ------------------------------------------------------------------ reference
+    def reference(
+        self,
+        draws: int = 1000,
+        *,
+        tune: int = 1000,
+        chains: int = 2,
+        seed: int = 0,
+        background: bool = False,
+    ) -> xr.DataTree | Future:
+        """NUTS draws of the model (``pm.sample``), cached per model, for overlays.
+
+        Parameters
+        ----------
+        draws, tune, chains, seed
+            Passed to :func:`pymc.sample` (chains run one after another, one core).
+        background : bool
+            If true, sample in a background thread and return a
+            :class:`concurrent.futures.Future` of the DataTree at once.
+
+        Returns
+        -------
+        xarray.DataTree or concurrent.futures.Future
+            The ``pm.sample`` result (``posterior`` group among others).
+        """
+        key = (
+            _positive_int(draws, "draws"),
+            int(tune),
+            _positive_int(chains, "chains"),
+            int(seed),
+        )
+        model = self.model
+        with _REFERENCES_LOCK:
+            cache = _REFERENCES.setdefault(model, {})
+            future = cache.get(key)
+            new = future is None or (future.done() and future.exception() is not None)
+            if new:
+                future = Future()
+                cache[key] = future
+        if new:
+            future.set_running_or_notify_cancel()
+
+            def work() -> None:
+                try:
+                    result = pm.sample(
+                        draws=key[0],
+                        tune=key[1],
+                        chains=key[2],
+                        cores=1,
+                        random_seed=key[3],
+                        progressbar=False,
+                        compute_convergence_checks=False,
+                        model=model,
+                    )
+                except BaseException as err:
+                    future.set_exception(err)
+                else:
+                    future.set_result(result)
+
+            if background:
+                threading.Thread(target=work, name="vibench-reference", daemon=True).start()
+            else:
+                work()
+        if background:
+            return future
+        return future.result()
+
+    # ------------------------------------------------------------------ export
+    def to_dict(self) -> dict[str, Any]:
+        """The plan and fit settings as a JSON-ready dict (a preset file)."""
+        return {
+            "vibench": _FORMAT_VERSION,
+            "model": {
+                "name": models.demo_name(self.model),
+                "variables": [{"name": v.name, "shape": list(v.shape)} for v in self.variables],
+            },
+            "plan": self._plan.to_dict(),
+            "settings": self._settings.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(
+        cls,
+        model: pm.Model | str | None,
+        data: Any,
+        **kwargs: Any,
+    ) -> Session:
+        """A session on ``model`` with the plan and settings of ``data`` (:meth:`to_dict`).
+
+        With ``model=None`` the demo model the preset names is used (else the default
+        demo model).
+
+        ``data`` is treated as untrusted (e.g. a preset downloaded from the internet): it
+        is only read as JSON values, never evaluated or unpickled.
+
+        Raises
+        ------
+        PlanError
+            Malformed input, or a preset made for different variables.
+        """
+        if isinstance(data, str | bytes):
+            try:
+                data = json.loads(data)
+            except ValueError as err:
+                raise PlanError(f"preset is not valid JSON: {err}") from None
+        if not isinstance(data, dict):
+            raise PlanError(f"a preset must be a JSON object, got {type(data).__name__}")
+        extra = set(data) - {"vibench", "model", "plan", "settings"}
+        if extra:
+            raise PlanError(f"preset has unknown keys {sorted(map(str, extra))}")
+        version = data.get("vibench", _FORMAT_VERSION)
+        if version != _FORMAT_VERSION:
+            raise PlanError(f"preset format {version!r} is not supported (expected 1)")
+        if "plan" not in data:
+            raise PlanError("preset has no 'plan'")
+        described = data.get("model")
+        if model is None and isinstance(described, dict) and described.get("name") is not None:
+            name = described["name"]
+            if not isinstance(name, str) or name not in models.MODELS:
+                raise PlanError(
+                    f"preset names an unknown demo model {name!r}; known: {sorted(models.MODELS)}"
+                )
+            model = name
+        session = cls(model, **kwargs)
+        if described is not None:
+            _check_model_matches(session.variables, described)
+        plan = Plan.from_dict(session.variables, data["plan"])
+        settings = session._settings
+        if "settings" in data:
+            try:
+                settings = FitSettings.from_dict(data["settings"])
+            except (TypeError, ValueError) as err:
+                raise PlanError(f"preset settings: {err}") from None
+        session._plan = plan
+        session._settings = settings
+        return session
+
+    def to_code(self, *, model_code: str | None = None, fit: bool = True) -> str:
+        """Runnable PyMC + vibench code that rebuilds this plan's approximation and fit.
+
+        Parameters
+        ----------
+        model_code : str, optional
+            An expression that builds the model, for models that are not vibench demos
+            (a demo model is rebuilt by name). Without it, the code expects a variable
+            ``model`` to exist.
+        fit : bool
+            Whether the code also runs the fit with the current settings.
+
+        Returns
+        -------
+        str
+            Executing it leaves ``approx``: an approximation with the same groups and
+            families.
+        """
+        return plan_to_code(
+            self._plan.to_dict(),
+            self._settings,
+            demo=models.demo_name(self.model),
+            model_code=model_code,
+            fit=fit,
+        )
+
+    def __repr__(self) -> str:
+        groups = ", ".join(f"{g.id}:{g.family}{g.variables}" for g in self.groups)
+        return f"Session({groups}; runs={len(self._runs)}, running={self.running})"
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _check_model_matches(variables: list[VariableInfo], described: Any) -> None:
+    if not isinstance(described, dict):
+        raise PlanError("preset 'model' must be a JSON object")
+    listed = described.get("variables")
+    if listed is None:
+        return
+    if not isinstance(listed, list) or not all(
+        isinstance(v, dict) and isinstance(v.get("name"), str) for v in listed
+    ):
+        raise PlanError("preset 'model.variables' must be a list of {name, shape} objects")
+    have = {v.name: list(v.shape) for v in variables}
+    want = {}
+    for v in listed:
+        shape = v.get("shape")
+        if not isinstance(shape, list) or not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in shape
+        ):
+            raise PlanError(f"preset variable {v['name']!r} has a bad shape {shape!r}")
+        want[v["name"]] = shape
+    if set(want) != set(have):
+        raise PlanError(
+            f"the preset was made for variables {sorted(want)}, but this model has {sorted(have)}"
+        )
+    for name, shape in want.items():
+        if have[name] != shape:
+            raise PlanError(
+                f"variable {name!r} has shape {tuple(have[name])} in this model but "
+                f"{tuple(shape)} in the preset"
+            )
+
+
+def _describe_bad_params(approx: Any, model: pm.Model) -> str:
+    """Name the variables whose variational parameters are not finite."""
+    value_to_rv = {model.rvs_to_values[rv].name: rv.name for rv in model.free_RVs}
+    found: dict[str, list[str]] = {}
+    for group in approx.groups:
+        ordering = list(group.ordering.values())
+        names = [value_to_rv.get(o[0], o[0]) for o in ordering]
+        index_to_var = np.empty(group.ddim, dtype=object)
+        for (_, slc, _, _), name in zip(ordering, names, strict=True):
+            index_to_var[slc] = name
+        for pname, value in _flat_params(group.shared_params):
+            bad = ~np.isfinite(value)
+            if not bad.any():
+                continue
+            d = group.ddim
+            where = np.flatnonzero(bad.reshape(-1))
+            if value.ndim == 1 and value.size == d:
+                vars_ = index_to_var[where]
+            elif value.ndim == 1 and value.size == d * (d + 1) // 2:
+                vars_ = index_to_var[np.tril_indices(d)[0][where]]
+            else:
+                vars_ = np.asarray(names, dtype=object)
+            for v in dict.fromkeys(vars_.tolist()):
+                found.setdefault(v, [])
+                if pname not in found[v]:
+                    found[v].append(pname)
+    if found:
+        which = ", ".join(f"{v!r} ({', '.join(ps)})" for v, ps in found.items())
+        return f"variable {which} went bad: its variational parameters are not finite."
+    huge = _huge_params(approx, value_to_rv)
+    if huge:
+        return f"the variational parameters of {', '.join(huge)} exploded (|value| > 1e8)."
+    return (
+        "the variational parameters were still finite, so a draw from q landed where the "
+        "model's log density is not finite."
+    )
+
+
+def _huge_params(approx: Any, value_to_rv: dict[str, str], limit: float = 1e8) -> list[str]:
+    """Variables with enormous (still finite) parameters, in group order."""
+    out: list[str] = []
+    for group in approx.groups:
+        names = [value_to_rv.get(o[0], o[0]) for o in group.ordering.values()]
+        slices = [o[1] for o in group.ordering.values()]
+        for _, value in _flat_params(group.shared_params):
+            if value.ndim == 1 and value.size == group.ddim:
+                for name, slc in zip(names, slices, strict=True):
+                    if np.max(np.abs(value[slc]), initial=0.0) > limit and name not in out:
+                        out.append(name)
+            elif np.max(np.abs(value), initial=0.0) > limit:
+                out += [n for n in names if n not in out]
+    return out
+
+
+def _flat_params(params: Any, prefix: str = "") -> list[tuple[str, np.ndarray]]:
+    out: list[tuple[str, np.ndarray]] = []
+    if params is None:
+        return out
+    if isinstance(params, dict):
+        for k, v in params.items():
+            out += _flat_params(v, f"{prefix}{k}." if isinstance(v, dict) else f"{prefix}{k}")
+        return out
+    if isinstance(params, list | tuple):
+        for i, v in enumerate(params):
+            out += _flat_params(v, f"{prefix}{i}.")
+        return out
+    if hasattr(params, "get_value"):
+        out.append((prefix.rstrip("."), np.asarray(params.get_value())))
+    return out
