@@ -68,3 +68,46 @@ def cell_errors(page) -> list[str]:
     return page.locator(
         ".jp-Cell-outputArea .jp-RenderedText[data-mime-type*='error']"
     ).all_inner_texts()
+
+
+def kernel_eval(page, code: str, timeout_ms: int = 60_000) -> str:
+    """Run ``code`` in the open notebook's kernel (no new cell) and return its stdout.
+
+    The code runs as a silent execute request on the same kernel, so it sees the
+    notebook's variables (``wb``) and what the front end did to them.
+    """
+    return page.evaluate(
+        """async ([code, timeout]) => {
+            const w = window.jupyterapp.shell.currentWidget;
+            const kernel = w.sessionContext.session.kernel;
+            const future = kernel.requestExecute({code, silent: false, store_history: false});
+            let out = "";
+            let err = null;
+            future.onIOPub = (msg) => {
+                const t = msg.header.msg_type;
+                if (t === "stream") out += msg.content.text;
+                if (t === "error") err = msg.content.ename + ": " + msg.content.evalue;
+            };
+            const done = future.done;
+            const timer = new Promise((_, reject) =>
+                setTimeout(() => reject(new Error("kernel_eval timed out")), timeout));
+            await Promise.race([done, timer]);
+            if (err) throw new Error(err);
+            return out;
+        }""",
+        [code, timeout_ms],
+    )
+
+
+def write_notebook(path: Path, cells: list[str]) -> None:
+    """Write a notebook of code cells at ``path`` (with a Python 3 kernelspec)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nbformat.write(nb, str(path))

@@ -1,0 +1,345 @@
+"""The workbench in a real JupyterLab: drag, families, flow editor, Fit/Stop/Reset, keyboard.
+
+Each test writes its own small notebook into the server's temporary root, runs it and
+drives the board like a person would, then asks the kernel what the session saw.
+Screenshots land in ``test-artifacts/`` (the README's screenshot comes from here).
+"""
+
+from __future__ import annotations
+
+import json
+
+from ._lab import ARTIFACTS, cell_errors, kernel_eval, open_notebook, run_all_cells, write_notebook
+
+# FAST_COMPILE: the step function builds in about a second (and runs slower, which
+# leaves time to see a fit running and to stop it mid-run).
+SETUP = "import vibench\nwb = vibench.Workbench(compile_kwargs={'mode': 'FAST_COMPILE'})\nwb"
+
+
+def _open_workbench(page, lab_server, name: str) -> None:
+    page.set_viewport_size({"width": 1400, "height": 1800})
+    write_notebook(lab_server.root / name, [SETUP])
+    open_notebook(page, lab_server, name)
+    run_all_cells(page)
+    assert cell_errors(page) == []
+    page.wait_for_selector(".vb-board .vb-chip[data-var='mu']")
+
+
+def _groups(page) -> dict[str, dict]:
+    out = kernel_eval(
+        page,
+        "import json; print(json.dumps({g.id: {'family': g.family, 'variables': g.variables}"
+        " for g in wb.session.groups}))",
+    )
+    return json.loads(out)
+
+
+def _chip_in(page, group: str, var: str):
+    return page.locator(f".vb-group[data-group='{group}'] .vb-chip[data-var='{var}']")
+
+
+def _theme(page, name: str) -> None:
+    """Switch JupyterLab's theme and wait until it is applied."""
+    light = "false" if "Dark" in name else "true"
+    page.evaluate(
+        "(name) => window.jupyterapp.commands.execute('apputils:change-theme', {theme: name})",
+        name,
+    )
+    page.wait_for_function(
+        "(light) => document.body.dataset.jpThemeLight === light", arg=light, timeout=30_000
+    )
+    page.wait_for_timeout(500)  # let the theme's CSS variables settle before a picture
+
+
+def _shot(page, name: str, locator=None) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    target = locator if locator is not None else page
+    target.screenshot(path=str(ARTIFACTS / name))
+
+
+def test_drag_family_flow_editor_fit_stop_reset(lab_server, page):
+    _open_workbench(page, lab_server, "wb_mouse.ipynb")
+    board = page.locator(".vb-board")
+
+    # drag mu onto the new-group zone: a new full-rank group holding mu
+    page.locator(".vb-chip[data-var='mu']").drag_to(page.locator(".vb-new-group"))
+    _chip_in(page, "g1", "mu").wait_for()
+    # and tau into that group
+    page.locator(".vb-chip[data-var='tau']").drag_to(page.locator(".vb-group[data-group='g1']"))
+    _chip_in(page, "g1", "tau").wait_for()
+    groups = _groups(page)
+    assert groups["g1"] == {"family": "full_rank", "variables": ["mu", "tau"]}
+    assert groups["rest"]["variables"] == ["theta_tilde"]
+
+    # pick mean-field then full-rank again in the family picker
+    picker = page.locator(".vb-group[data-group='g1'] select.vb-family")
+    picker.select_option("mean_field")
+    page.wait_for_function(
+        "() => document.querySelector(\".vb-group[data-group='g1'] select.vb-family\").value"
+        " === 'mean_field'"
+    )
+    assert _groups(page)["g1"]["family"] == "mean_field"
+    picker.select_option("full_rank")
+    page.wait_for_function(
+        "() => document.querySelector(\".vb-group[data-group='g1'] select.vb-family\").value"
+        " === 'full_rank'"
+    )
+    assert _groups(page)["g1"]["family"] == "full_rank"
+
+    # a flow group for theta_tilde, built through the editor
+    page.locator(".vb-chip[data-var='theta_tilde']").drag_to(page.locator(".vb-new-group"))
+    _chip_in(page, "g2", "theta_tilde").wait_for()
+    page.locator(".vb-group[data-group='g2'] select.vb-family").select_option("flow")
+    editor = page.locator(".vb-group[data-group='g2'] .vb-flow-editor")
+    editor.wait_for()
+    formula = editor.locator(".vb-flow-formula")
+    start = formula.input_value()
+    editor.locator(".vb-flow-add[data-flow='radial']").click()
+    page.wait_for_function(
+        "(before) => document.querySelector(\".vb-group[data-group='g2'] .vb-flow-formula\")"
+        ".value !== before",
+        arg=start,
+    )
+    assert _groups(page)["g2"]["family"] == start + "-radial"
+    # repeat count of the first step, then move the radial step up, then remove it
+    first_repeat = editor.locator(".vb-flow-step[data-index='0'] .vb-flow-repeat")
+    first_repeat.fill("2")
+    first_repeat.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector(\".vb-group[data-group='g2'] .vb-flow-formula\")"
+        ".value.startsWith('scale*2-')"
+    )
+    last = editor.locator(".vb-flow-step").count() - 1
+    editor.locator(f".vb-flow-step[data-index='{last}'] .vb-flow-up").click()
+    page.wait_for_function(
+        "() => document.querySelector(\".vb-group[data-group='g2'] .vb-flow-formula\")"
+        ".value.endsWith('radial-loc')"
+    )
+    assert _groups(page)["g2"]["family"].endswith("radial-loc")
+    editor.locator(".vb-flow-step[data-flow='radial'] .vb-flow-remove").click()
+    page.wait_for_function(
+        "() => !document.querySelector(\".vb-group[data-group='g2'] .vb-flow-formula\")"
+        ".value.includes('radial')"
+    )
+    # an invalid formula is explained inline and changes nothing
+    before = _groups(page)["g2"]["family"]
+    formula.fill("planar-wobble*2")
+    formula.press("Enter")
+    error = page.locator(".vb-group[data-group='g2'] .vb-error")
+    error.wait_for()
+    assert "wobble" in error.inner_text()
+    assert _groups(page)["g2"]["family"] == before
+    # a valid one typed as text is applied
+    formula.fill("Planar*2 - loc")
+    formula.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector(\".vb-group[data-group='g2'] .vb-flow-formula\")"
+        ".value === 'planar*2-loc'"
+    )
+    assert _groups(page)["g2"]["family"] == "planar*2-loc"
+    assert page.locator(".vb-group[data-group='g2'] .vb-error").count() == 0
+    _shot(page, "workbench_board.png", board)
+
+    # Fit: the status and the ELBO image change while the fit runs
+    iterations = page.locator(".vb-iterations input")
+    iterations.fill("200000")
+    iterations.press("Tab")
+    page.wait_for_function("() => true")
+    assert kernel_eval(page, "print(wb.iterations.value)").strip() == "200000"
+    elbo = page.locator("img.vb-elbo")
+    src0 = elbo.get_attribute("src")
+    page.locator(".vb-fit").click()
+    page.wait_for_function(
+        "() => document.querySelector('.vb-status').innerText.includes('Fitting')",
+        timeout=120_000,
+    )
+    page.wait_for_function(
+        "(s) => document.querySelector('img.vb-elbo').getAttribute('src') !== s",
+        arg=src0,
+        timeout=120_000,
+    )
+    src1 = elbo.get_attribute("src")
+    status1 = page.locator(".vb-status").inner_text()
+    page.wait_for_function(
+        "(s) => document.querySelector('img.vb-elbo').getAttribute('src') !== s",
+        arg=src1,
+        timeout=120_000,
+    )
+    page.wait_for_function(
+        "(s) => document.querySelector('.vb-status').innerText !== s",
+        arg=status1,
+        timeout=120_000,
+    )
+    assert kernel_eval(page, "print(wb.session.running)").strip() == "True"
+    # the board stays usable while fitting: an edit is queued, not lost
+    page.locator(".vb-new-group").click()
+    page.locator(".vb-board .vb-notice").wait_for()
+    assert "applied when it ends" in page.locator(".vb-board .vb-notice").inner_text()
+    _shot(page, "workbench_fitting.png", page.locator(".vb-workbench"))
+
+    # Stop mid-run
+    page.locator(".vb-stop").click()
+    page.wait_for_function(
+        "() => document.querySelector('.vb-status').innerText.includes('Stopped')",
+        timeout=120_000,
+    )
+    done = json.loads(
+        kernel_eval(
+            page,
+            "import json; r = wb.session.runs[-1]; "
+            "print(json.dumps([r.status, r.iterations, wb.session.running]))",
+        )
+    )
+    assert done[0] == "stopped"
+    assert 0 < done[1] < 200_000
+    assert done[2] is False
+    page.wait_for_function("() => !document.querySelector('.vb-fit').disabled", timeout=120_000)
+    page.locator(".vb-group[data-group='g3']").wait_for()  # the queued edit, applied
+    _shot(page, "workbench_stopped.png", page.locator(".vb-workbench"))
+
+    # Reset
+    page.locator(".vb-reset").click()
+    page.wait_for_function(
+        "() => document.querySelector('.vb-status').innerText.includes('Reset')"
+    )
+    assert kernel_eval(page, "print(wb.session.iteration)").strip() == "0"
+
+
+def test_keyboard_touch_and_python_to_board_sync(lab_server, page):
+    _open_workbench(page, lab_server, "wb_keyboard.ipynb")
+
+    # focus a chip, open its menu, choose "new group"
+    chip = page.locator(".vb-chip[data-var='tau']")
+    chip.focus()
+    page.keyboard.press("Enter")
+    menu = page.locator(".vb-move-menu")
+    menu.wait_for()
+    page.keyboard.press("End")  # "+ New full-rank group" is the last entry
+    page.keyboard.press("Enter")
+    _chip_in(page, "g1", "tau").wait_for()
+    # focus came back to the chip: move it back to rest with the keyboard
+    page.wait_for_function("() => document.activeElement.dataset.var === 'tau'")
+    page.keyboard.press("Enter")
+    page.locator(".vb-move-option[data-target='rest']").wait_for()
+    page.locator(".vb-move-option[data-target='rest']").focus()
+    page.keyboard.press("Enter")
+    _chip_in(page, "rest", "tau").wait_for()
+    # Escape closes the menu and leaves things as they were
+    page.locator(".vb-chip[data-var='mu']").focus()
+    page.keyboard.press("Enter")
+    menu.wait_for()
+    page.keyboard.press("Escape")
+    menu.wait_for(state="detached")
+    assert _groups(page)["g1"]["variables"] == []
+
+    # the family picker by keyboard
+    picker = page.locator(".vb-group[data-group='g1'] select.vb-family")
+    picker.focus()
+    picker.select_option("mean_field")
+    page.wait_for_function(
+        "() => document.querySelector(\".vb-group[data-group='g1'] select.vb-family\").value"
+        " === 'mean_field'"
+    )
+
+    # empty groups can be removed
+    page.locator(".vb-group[data-group='g1'] .vb-remove-group").click()
+    page.locator(".vb-group[data-group='g1']").wait_for(state="detached")
+
+    # a touch drag (pointer events with pointerType "touch") makes a new group too
+    page.evaluate(
+        """() => {
+            const chip = document.querySelector(".vb-chip[data-var='mu']");
+            const zone = document.querySelector(".vb-new-group");
+            const a = chip.getBoundingClientRect();
+            const b = zone.getBoundingClientRect();
+            const at = (x, y) => ({bubbles: true, cancelable: true, pointerId: 7,
+                pointerType: "touch", isPrimary: true, button: 0, clientX: x, clientY: y});
+            const x0 = a.x + 5, y0 = a.y + 5;
+            const x1 = b.x + b.width / 2, y1 = b.y + b.height / 2;
+            chip.dispatchEvent(new PointerEvent("pointerdown", at(x0, y0)));
+            for (let k = 1; k <= 6; k++) {
+                chip.dispatchEvent(new PointerEvent("pointermove",
+                    at(x0 + (x1 - x0) * k / 6, y0 + (y1 - y0) * k / 6)));
+            }
+            chip.dispatchEvent(new PointerEvent("pointerup", at(x1, y1)));
+        }"""
+    )
+    _chip_in(page, "g2", "mu").wait_for()
+    assert _groups(page)["g2"]["variables"] == ["mu"]
+    page.locator(".vb-group[data-group='g2'] .vb-remove-group").click()
+    page.locator(".vb-group[data-group='g2']").wait_for(state="detached")
+
+    # Python -> board: session methods redraw the board
+    kernel_eval(page, "gid = wb.session.add_group('full_rank', ['mu', 'theta_tilde'])")
+    _chip_in(page, "g3", "theta_tilde").wait_for()
+    kernel_eval(page, "wb.session.set_family(gid, 'scale-hh*2-loc')")
+    page.locator(".vb-group[data-group='g3'] .vb-flow-editor").wait_for()
+    assert page.locator(".vb-group[data-group='g3'] .vb-flow-step").count() == 3
+    _shot(page, "workbench_keyboard.png", page.locator(".vb-workbench"))
+
+    # readable in the dark theme (the setting is saved: switch back for the next tests)
+    _theme(page, "JupyterLab Dark")
+    try:
+        _shot(page, "workbench_dark.png", page.locator(".vb-workbench"))
+    finally:
+        _theme(page, "JupyterLab Light")
+
+
+def test_compare_runs_with_reference_screenshot(lab_server, page):
+    """Two plans fitted one after the other, the NUTS reference on: the README picture."""
+    _open_workbench(page, lab_server, "wb_compare.ipynb")
+    iterations = page.locator(".vb-iterations input")
+    iterations.fill("3000")
+    iterations.press("Tab")
+    page.locator(".vb-seed input").fill("1")
+    page.locator(".vb-seed input").press("Tab")
+    page.wait_for_function(
+        "() => document.querySelector('.vb-fit') && !document.querySelector('.vb-fit').disabled"
+    )
+    assert kernel_eval(page, "print(wb.iterations.value, wb.seed.value)").split() == ["3000", "1"]
+
+    def fit_and_wait() -> None:
+        rows = page.locator(".vb-runs table tr").count()
+        page.locator(".vb-fit").click()
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('.vb-runs table tr').length > Math.max(n, 1)",
+            arg=rows,
+            timeout=120_000,
+        )
+        page.wait_for_function("() => !document.querySelector('.vb-fit').disabled")
+        assert "k-hat" in page.locator(".vb-status").inner_text()
+
+    fit_and_wait()  # mean-field everywhere
+    page.locator(".vb-chip[data-var='mu']").drag_to(page.locator(".vb-new-group"))
+    _chip_in(page, "g1", "mu").wait_for()
+    page.locator(".vb-chip[data-var='tau']").drag_to(page.locator(".vb-group[data-group='g1']"))
+    _chip_in(page, "g1", "tau").wait_for()
+    fit_and_wait()  # full-rank (mu, tau) + mean-field rest
+    rows = page.locator(".vb-runs table tr")
+    assert rows.count() == 3
+    assert "full-rank(mu, tau)" in page.locator(".vb-runs").inner_text()
+
+    marginals = page.locator("img.vb-marginals")
+    before = marginals.get_attribute("src")
+    page.locator(".vb-reference input").check()
+    page.wait_for_function(
+        "() => document.querySelector('.vb-status').innerText.includes('NUTS reference ready')",
+        timeout=120_000,
+    )
+    page.wait_for_function(
+        "(s) => document.querySelector('img.vb-marginals').getAttribute('src') !== s",
+        arg=before,
+    )
+    # the code tab shows runnable code for the plan
+    page.locator(".vb-workbench").get_by_role("tab", name="Code").click()
+    code = page.locator(".vb-code textarea")
+    code.wait_for()
+    assert "vibench.Group([model['mu'], model['tau']], vfam='full_rank')" in code.input_value()
+    page.locator(".vb-workbench").get_by_role("tab", name="Runs").click()
+    _theme(page, "JupyterLab Light")
+    _shot(page, "workbench_compare.png", page.locator(".vb-workbench"))
+    _theme(page, "JupyterLab Dark")
+    try:
+        _shot(page, "workbench_compare_dark.png", page.locator(".vb-workbench"))
+    finally:
+        _theme(page, "JupyterLab Light")

@@ -1,0 +1,365 @@
+"""A fake session for widget tests: the session API in plain Python, no PyTensor.
+
+It keeps a plan, "fits" by writing a synthetic ELBO curve from a worker thread (with
+progress events like the real session), and records the calls it received.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+
+class FakePlanError(ValueError):
+    """An edit the fake session refuses."""
+
+
+class FakeBusyError(RuntimeError):
+    """An edit while a fit runs."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    shape: tuple[int, ...]
+    size: int
+    discrete: bool = False
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    variables: list[str]
+    family: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    iterations: int = 1000
+    optimizer: str = "adam"
+    learning_rate: float = 0.01
+    obj_n_mc: int = 1
+    seed: int | None = None
+    tolerance: float | None = None
+    window: int = 100
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Progress:
+    iteration: int
+    total: int
+    elbo: float
+    smoothed_elbo: float
+    its_per_second: float
+    status: str
+    message: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.status != "running"
+
+
+@dataclass(eq=False)
+class Run:
+    plan: dict[str, Any]
+    settings: Settings
+    start_iteration: int = 0
+    status: str = "running"
+    message: str = ""
+    seconds: float = 0.0
+    chunks: list[np.ndarray] = field(default_factory=list)
+    khat: float | None = None
+
+    @property
+    def elbo(self) -> np.ndarray:
+        return np.concatenate(self.chunks) if self.chunks else np.empty(0)
+
+    @property
+    def iterations(self) -> int:
+        return int(sum(len(c) for c in self.chunks))
+
+
+FLOWS = ("planar", "radial", "hh", "scale", "loc")
+FAMILIES = ("mean_field", "full_rank")
+
+
+def _canonical(family: Any) -> str:
+    if not isinstance(family, str):
+        raise FakePlanError("a family must be a string")
+    key = family.strip().lower()
+    if key in FAMILIES:
+        return key
+    if key == "empirical":
+        raise FakePlanError("family 'empirical' has no density log q, so the ELBO cannot fit it")
+    tokens = key.replace(" ", "").split("-")
+    for t in tokens:
+        name = t.split("*")[0]
+        if name not in FLOWS:
+            raise FakePlanError(f"unknown flow {name!r} in flow formula {family!r}")
+    return "-".join(tokens)
+
+
+class FakeSession:
+    """Three variables like eight schools plus a discrete one, and a fake fit."""
+
+    flow_names = FLOWS
+
+    def __init__(self, *, step_seconds: float = 0.0005, discrete: bool = True) -> None:
+        self._vars = [
+            Variable("mu", (), 1),
+            Variable("tau", (), 1),
+            Variable("theta_tilde", (8,), 8),
+        ]
+        if discrete:
+            self._vars.append(Variable("k", (), 1, discrete=True))
+        self._groups: dict[str, tuple[list[str], str]] = {}
+        self._rest_family = "mean_field"
+        self._next = 1
+        self.settings = Settings()
+        self._runs: list[Run] = []
+        self._subscribers: list[Callable] = []
+        self._listeners: list[Callable] = []
+        self._busy = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.step_seconds = step_seconds
+        self.iteration = 0
+        self.calls: list[tuple] = []
+        self.model = None
+
+    # reading
+    @property
+    def variables(self) -> list[Variable]:
+        return list(self._vars)
+
+    @property
+    def groups(self) -> list[Group]:
+        taken = {v for vs, _ in self._groups.values() for v in vs}
+        out = [Group(g, list(vs), f) for g, (vs, f) in self._groups.items()]
+        rest = [v.name for v in self._vars if v.name not in taken and not v.discrete]
+        return [*out, Group("rest", rest, self._rest_family)]
+
+    @property
+    def runs(self) -> list[Run]:
+        return list(self._runs)
+
+    @property
+    def running(self) -> bool:
+        return self._busy
+
+    # edits
+    def _edit(self, fn: Callable[[], Any]) -> Any:
+        if self._busy:
+            raise FakeBusyError("a fit is running: stop it (or wait) before editing the plan")
+        out = fn()
+        for cb in list(self._listeners):
+            cb(self)
+        return out
+
+    def _check_var(self, name: str) -> Variable:
+        for v in self._vars:
+            if v.name == name:
+                if v.discrete:
+                    raise FakePlanError(f"variable {name!r} is discrete")
+                return v
+        raise FakePlanError(f"unknown variable {name!r}")
+
+    def add_group(self, family: str = "full_rank", variables=()) -> str:
+        def go() -> str:
+            fam = _canonical(family)
+            names = list(variables)
+            for n in names:
+                self._check_var(n)
+            gid = f"g{self._next}"
+            self._next += 1
+            for vs, _ in self._groups.values():
+                vs[:] = [v for v in vs if v not in names]
+            self._groups[gid] = (names, fam)
+            self.calls.append(("add_group", family, tuple(names)))
+            return gid
+
+        return self._edit(go)
+
+    def move(self, variable: str, group_id: str) -> None:
+        def go() -> None:
+            self._check_var(variable)
+            if group_id != "rest" and group_id not in self._groups:
+                raise FakePlanError(f"unknown group {group_id!r}")
+            for vs, _ in self._groups.values():
+                if variable in vs:
+                    vs.remove(variable)
+            if group_id != "rest":
+                self._groups[group_id][0].append(variable)
+            self.calls.append(("move", variable, group_id))
+
+        self._edit(go)
+
+    def set_family(self, group_id: str, family: str) -> None:
+        def go() -> None:
+            fam = _canonical(family)
+            if group_id == "rest":
+                self._rest_family = fam
+            elif group_id in self._groups:
+                self._groups[group_id] = (self._groups[group_id][0], fam)
+            else:
+                raise FakePlanError(f"unknown group {group_id!r}")
+            self.calls.append(("set_family", group_id, fam))
+
+        self._edit(go)
+
+    def remove_group(self, group_id: str) -> None:
+        def go() -> None:
+            if group_id == "rest" or group_id not in self._groups:
+                raise FakePlanError(f"cannot remove group {group_id!r}")
+            del self._groups[group_id]
+            self.calls.append(("remove_group", group_id))
+
+        self._edit(go)
+
+    def configure(self, **changes: Any) -> Settings:
+        self.settings = dataclasses.replace(self.settings, **changes)
+        for cb in list(self._listeners):
+            cb(self)
+        return self.settings
+
+    def on_change(self, callback: Callable) -> Callable[[], None]:
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback)
+
+    def subscribe(self, callback: Callable) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    # fitting
+    def _plan(self) -> dict[str, Any]:
+        return {
+            "groups": [
+                {"id": g.id, "family": g.family, "variables": g.variables} for g in self.groups
+            ]
+        }
+
+    def start(self, n: int | None = None, **settings: Any) -> Run:
+        if self._busy:
+            raise FakeBusyError("a fit is already running")
+        for gid, (vs, _) in self._groups.items():
+            if not vs:
+                raise FakePlanError(
+                    f"group {gid!r} is empty; move a variable into it or remove it"
+                )
+        self.settings = dataclasses.replace(
+            self.settings, iterations=n or self.settings.iterations, **settings
+        )
+        self.calls.append(("start", n, settings))
+        run = Run(plan=self._plan(), settings=self.settings, start_iteration=self.iteration)
+        self._stop.clear()
+        self._busy = True
+        for cb in list(self._listeners):
+            cb(self)
+        self._thread = threading.Thread(target=self._work, args=(run,), daemon=True)
+        self._thread.start()
+        return run
+
+    def _emit(self, p: Progress) -> None:
+        for cb in list(self._subscribers):
+            cb(p)
+
+    def _work(self, run: Run) -> None:
+        n = run.settings.iterations
+        rng = np.random.default_rng(0)
+        t0 = time.perf_counter()
+        last = t0
+        done = 0
+        status = "finished"
+        while done < n:
+            if self._stop.is_set():
+                status = "stopped"
+                break
+            k = min(50, n - done)
+            it = self.iteration + done + np.arange(k)
+            run.chunks.append(-(30 + 100 * np.exp(-it / 300)) + rng.normal(0, 1, k))
+            done += k
+            time.sleep(self.step_seconds * k)
+            now = time.perf_counter()
+            if now - last >= 0.05:
+                e = run.elbo
+                self._emit(
+                    Progress(
+                        done, n, float(e[-1]), float(e[-100:].mean()), done / (now - t0), "running"
+                    )
+                )
+                last = now
+        run.seconds = time.perf_counter() - t0
+        run.status = status
+        run.khat = 0.42
+        self.iteration += done
+        self._runs.append(run)
+        self._busy = False
+        e = run.elbo
+        self._emit(
+            Progress(
+                done,
+                n,
+                float(e[-1]) if e.size else float("nan"),
+                float(e[-100:].mean()) if e.size else float("nan"),
+                done / max(run.seconds, 1e-9),
+                status,
+                f"{status} after {done} iterations",
+            )
+        )
+
+    def stop(self) -> None:
+        self.calls.append(("stop",))
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> Run | None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._runs[-1] if self._runs else None
+
+    def reset(self) -> None:
+        if self._busy:
+            raise FakeBusyError("a fit is running")
+        self.calls.append(("reset",))
+        self.iteration = 0
+
+    def sample(self, draws: int = 1000, seed: int | None = None) -> xr.DataTree:
+        rng = np.random.default_rng(seed)
+        data = {}
+        for v in self._vars:
+            if not v.discrete:
+                data[v.name] = (
+                    ("chain", "draw", *[f"{v.name}_dim_{i}" for i in range(len(v.shape))]),
+                    rng.normal(1.0, 2.0, (1, draws, *v.shape)),
+                )
+        return xr.DataTree.from_dict({"posterior": xr.Dataset(data)})
+
+    def to_code(self) -> str:
+        return "# code for " + json.dumps(self._plan())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"vibench": 1, "plan": self._plan(), "settings": self.settings.to_dict()}
+
+    @classmethod
+    def from_dict(cls, model: Any, data: Any) -> FakeSession:
+        if not isinstance(data, dict) or "plan" not in data:
+            raise FakePlanError("a preset needs a 'plan'")
+        s = cls()
+        for g in data["plan"]["groups"]:
+            if g["id"] == "rest":
+                s.set_family("rest", g["family"])
+            else:
+                s.add_group(g["family"], g["variables"])
+        if "settings" in data:
+            s.settings = Settings(**data["settings"])
+        return s

@@ -1,0 +1,341 @@
+"""The ELBO plot: a smoothed line over the raw trace, earlier runs overlaid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from vibench.plots._limits import StableLimits
+from vibench.plots._style import (
+    CURRENT,
+    CURRENT_RAW,
+    RUN_COLORS,
+    TEXT_MUTED,
+    apply_axes_style,
+    apply_figure_style,
+)
+
+__all__ = ["ElboAxes", "ElboTrace", "elbo_figure", "rolling_median", "smooth"]
+
+#: Most points drawn per line; longer traces are summarised per bucket.
+MAX_POINTS = 600
+#: Earlier runs drawn at most (the latest ones).
+MAX_OVERLAID = 6
+
+
+@dataclass(frozen=True)
+class ElboTrace:
+    """One run's ELBO trace, with the label it is shown under.
+
+    Attributes
+    ----------
+    label : str
+        Legend text, usually the run's plan (``"rest: mean_field"``).
+    elbo : numpy.ndarray
+        ELBO per iteration (higher is better).
+    start : int
+        Iteration number of the first value (runs that continue a fit start later).
+    x : numpy.ndarray, optional
+        Iteration number of each value, for a sparse trace (live progress points).
+    smoothed : numpy.ndarray, optional
+        Smoothed values already computed (for a sparse trace); otherwise the figure
+        smooths ``elbo`` itself.
+    """
+
+    label: str
+    elbo: np.ndarray
+    start: int = 0
+    x: np.ndarray | None = None
+    smoothed: np.ndarray | None = None
+
+    def positions(self) -> np.ndarray:
+        """Iteration number of every value (``x`` when given, else consecutive)."""
+        if self.x is not None:
+            return np.asarray(self.x, dtype=float)
+        return self.start + np.arange(np.asarray(self.elbo).size, dtype=float)
+
+    def line(self, window: int, max_points: int = 600) -> tuple[np.ndarray, np.ndarray]:
+        """The smoothed line to draw, as ``(iteration, value)`` with at most ``max_points``.
+
+        ``smoothed`` when given; otherwise the trailing median of ``elbo`` over ``window``
+        iterations (a median, unlike a mean, does not step down and up again by a box
+        the width of the window when one noisy draw gives a wild ELBO).
+        """
+        pos = self.positions()
+        if self.smoothed is not None:
+            y = np.asarray(self.smoothed, dtype=float)
+            idx, yy = _thin(y, max_points)
+            return np.interp(idx, np.arange(pos.size), pos), yy
+        y = np.asarray(self.elbo, dtype=float)
+        idx, _ = _thin(y, max_points)
+        at = idx.astype(int)
+        return pos[at] if pos.size else pos, rolling_median(y, window, at)
+
+
+@dataclass
+class ElboAxes:
+    """Axis state carried from frame to frame so that a live plot does not jump.
+
+    Attributes
+    ----------
+    y : StableLimits
+        Limits of the value axis (in log10 units on a log scale).
+    log_scale : bool or None
+        The scale the limits were computed for; a change resets them.
+    """
+
+    y: StableLimits = field(default_factory=StableLimits)
+    log_scale: bool | None = None
+
+    def reset(self) -> None:
+        """Forget the limits (a new run, or a Reset)."""
+        self.y.reset()
+        self.log_scale = None
+
+
+def smooth(elbo: np.ndarray, window: int = 100) -> np.ndarray:
+    """Trailing moving average of ``elbo`` over ``window`` iterations (same length).
+
+    Non-finite values are ignored inside each window.
+
+    Parameters
+    ----------
+    elbo : numpy.ndarray
+        One value per iteration.
+    window : int
+        Width of the trailing window (values before the start use what exists).
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> smooth(np.array([1.0, 3.0, 5.0, 7.0]), window=2)
+    array([1., 2., 4., 6.])
+    """
+    y = np.asarray(elbo, dtype=float)
+    if y.size == 0:
+        return y.copy()
+    window = max(int(window), 1)
+    finite = np.isfinite(y)
+    values = np.concatenate([[0.0], np.cumsum(np.where(finite, y, 0.0))])
+    counts = np.concatenate([[0], np.cumsum(finite)])
+    idx = np.arange(1, y.size + 1)
+    lo = np.maximum(idx - window, 0)
+    n = counts[idx] - counts[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (values[idx] - values[lo]) / np.maximum(n, 1), np.nan)
+
+
+def rolling_median(y: np.ndarray, window: int, at: np.ndarray | None = None) -> np.ndarray:
+    """Trailing median of ``y`` over ``window`` values, at the indices ``at`` (default all).
+
+    Non-finite values are ignored; a window with none gives NaN.
+
+    Examples
+    --------
+    >>> rolling_median(np.array([1.0, 9.0, 2.0, 3.0]), window=3)
+    array([1., 5., 2., 3.])
+    """
+    y = np.asarray(y, dtype=float)
+    idx = np.arange(y.size) if at is None else np.asarray(at, dtype=int)
+    window = max(int(window), 1)
+    if idx.size == 0:
+        return np.empty(0)
+    # one row per requested index: the window ending there (NaN-padded at the start)
+    padded = np.concatenate([np.full(window - 1, np.nan), np.where(np.isfinite(y), y, np.nan)])
+    rows = np.lib.stride_tricks.sliding_window_view(padded, window)[idx]
+    out = np.full(idx.size, np.nan)
+    nan = np.isnan(rows)
+    full = ~nan.any(axis=1)
+    if full.any():
+        out[full] = np.median(rows[full], axis=1)
+    part = ~full & ~nan.all(axis=1)
+    if part.any():
+        out[part] = np.nanmedian(rows[part], axis=1)
+    return out
+
+
+def _buckets(n: int, max_points: int) -> np.ndarray:
+    """Edges of at most ``max_points`` contiguous buckets covering ``range(n)``."""
+    k = min(n, max_points)
+    return np.linspace(0, n, k + 1).astype(int)
+
+
+def _envelope(y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-bucket centre index, minimum and maximum of the finite values of ``y``."""
+    edges = _buckets(y.size, max_points)
+    starts = edges[:-1]
+    clean = np.where(np.isfinite(y), y, np.nan)
+    if y.size <= max_points:
+        return np.arange(y.size, dtype=float), clean, clean
+    with np.errstate(all="ignore"):
+        lo = np.fmin.reduceat(clean, starts)
+        hi = np.fmax.reduceat(clean, starts)
+    centres = (edges[:-1] + edges[1:] - 1) / 2.0
+    return centres, lo, hi
+
+
+def _thin(y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every k-th point of ``y`` (always keeping the last), as ``(x, y)``."""
+    if y.size <= max_points:
+        return np.arange(y.size, dtype=float), y
+    idx = np.unique(np.append(np.linspace(0, y.size - 1, max_points).astype(int), y.size - 1))
+    return idx.astype(float), y[idx]
+
+
+def _robust_range(raw: np.ndarray, smoothed: np.ndarray) -> tuple[float, float]:
+    """A y-range that ignores the first steep part of a fit and rare spikes."""
+    n = raw.size
+    r = raw[int(n * 0.1) :] if n >= 50 else raw
+    s = smoothed[int(smoothed.size * 0.1) :] if smoothed.size >= 10 else smoothed
+    r = r[np.isfinite(r)]
+    s = s[np.isfinite(s)]
+    if r.size == 0 and s.size == 0:
+        return (np.nan, np.nan)
+    parts_lo, parts_hi = [], []
+    if r.size:
+        q_lo, q_hi = np.percentile(r, [2.0, 99.5])
+        parts_lo.append(q_lo)
+        parts_hi.append(q_hi)
+    if s.size:
+        parts_lo.append(float(s.min()))
+        parts_hi.append(float(s.max()))
+    return float(min(parts_lo)), float(max(parts_hi))
+
+
+def _values(elbo: np.ndarray, log_scale: bool) -> np.ndarray:
+    """ELBO on the linear scale; ``log10(-ELBO)`` (the loss) on the log scale."""
+    y = np.asarray(elbo, dtype=float)
+    if not log_scale:
+        return y
+    with np.errstate(all="ignore"):
+        loss = -y
+        return np.where(loss > 0, np.log10(np.where(loss > 0, loss, 1.0)), np.nan)
+
+
+def elbo_figure(
+    current: ElboTrace | None,
+    previous: Sequence[ElboTrace] = (),
+    *,
+    log_scale: bool = False,
+    window: int = 100,
+    total: int | None = None,
+    axes: ElboAxes | None = None,
+    figsize: tuple[float, float] = (6.4, 3.0),
+) -> Figure:
+    """Draw the ELBO of the current run over its raw trace, earlier runs overlaid.
+
+    Parameters
+    ----------
+    current : ElboTrace or None
+        The run being fitted or the latest run; its raw trace is a light band (the
+        per-bucket minimum and maximum) under its smoothed line.
+    previous : sequence of ElboTrace
+        Earlier runs, drawn as thin smoothed lines labelled by their plan (at most the
+        last :data:`MAX_OVERLAID`).
+    log_scale : bool
+        Plot the loss ``-ELBO`` on a log axis instead of the ELBO (values where the
+        ELBO is positive are left out).
+    window : int
+        Smoothing window, in iterations.
+    total : int or None
+        Iterations the current run is asked for; fixes the x-axis while it runs.
+    axes : ElboAxes or None
+        Axis state from the previous frame, so live frames do not jump; updated in place.
+    figsize : tuple of float
+        Size in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    axes = axes if axes is not None else ElboAxes()
+    if axes.log_scale is not None and axes.log_scale != log_scale:
+        axes.reset()
+    axes.log_scale = log_scale
+    fig = Figure(figsize=figsize)
+    apply_figure_style(fig)
+    # fixed margins: a constrained layout costs more than the drawing of a live frame
+    fig.subplots_adjust(left=0.12, right=0.89, bottom=0.16, top=0.96)
+    ax = fig.add_subplot()
+    apply_axes_style(ax)
+    xmax = 1.0
+    overlaid = list(previous)[-MAX_OVERLAID:]
+    for i, tr in enumerate(overlaid):
+        lx, ly = tr.line(window, MAX_POINTS)
+        y = _values(ly, log_scale)
+        if y.size == 0:
+            continue
+        ax.plot(
+            lx,
+            y,
+            color=RUN_COLORS[i % len(RUN_COLORS)],
+            linewidth=1.2,
+            alpha=0.85,
+            label=_short(tr.label),
+        )
+        xmax = max(xmax, float(lx[-1]) + 1)
+    lo_hi: tuple[float, float] = (np.nan, np.nan)
+    if current is not None and current.elbo.size:
+        raw = _values(current.elbo, log_scale)
+        xs, sm = current.line(window, MAX_POINTS)
+        sm = _values(sm, log_scale)
+        pos = current.positions()
+        at = np.arange(pos.size)
+        xc, lo, hi = _envelope(raw, MAX_POINTS)
+        ax.fill_between(np.interp(xc, at, pos), lo, hi, color=CURRENT_RAW, alpha=0.55, linewidth=0)
+        ys = sm
+        ax.plot(xs, ys, color=CURRENT, linewidth=2.0, label=_short(current.label))
+        xmax = max(xmax, float(pos[-1]) + 1)
+        lo_hi = _robust_range(raw, sm)
+        last = ys[np.isfinite(ys)]
+        if last.size:
+            shown = 10 ** last[-1] if log_scale else last[-1]
+            ax.annotate(
+                f"{shown:.4g}",
+                xy=(xs[np.isfinite(ys)][-1], last[-1]),
+                xytext=(4, 0),
+                textcoords="offset points",
+                fontsize=8,
+                color=CURRENT,
+                va="center",
+            )
+    elif overlaid:
+        ys = [_values(t.line(window, MAX_POINTS)[1], log_scale) for t in overlaid]
+        allv = np.concatenate([y[int(y.size * 0.1) :] for y in ys if y.size])
+        allv = allv[np.isfinite(allv)]
+        if allv.size:
+            lo_hi = (float(allv.min()), float(allv.max()))
+    if total is not None and current is not None:
+        xmax = max(xmax, current.start + total)
+    ax.set_xlim(0, xmax * 1.02)
+    ylo, yhi = axes.y.update(*lo_hi)
+    if np.isfinite(lo_hi[0]):
+        ax.set_ylim(ylo, yhi)
+    if log_scale:
+        ax.yaxis.set_major_formatter(_pow10_formatter())
+        ax.set_ylabel("−ELBO (log scale)", fontsize=9, color=TEXT_MUTED)
+    else:
+        ax.set_ylabel("ELBO", fontsize=9, color=TEXT_MUTED)
+    ax.set_xlabel("iteration", fontsize=9, color=TEXT_MUTED)
+    if current is None and not overlaid:
+        ax.text(0.5, 0.5, "no runs yet", transform=ax.transAxes, ha="center", color=TEXT_MUTED)
+    handles, _labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=7, loc="lower right", frameon=False, labelcolor=TEXT_MUTED)
+    return fig
+
+
+def _short(label: str, limit: int = 48) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def _pow10_formatter():
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _pos: f"{10**v:.3g}")

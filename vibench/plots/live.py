@@ -1,0 +1,356 @@
+"""Cheap live frames of the ELBO plot: the axes are drawn once, the lines every frame.
+
+A live plot refreshes several times a second while the fit runs on the same CPU, so a
+frame must cost a few milliseconds, not the ~50 ms of a full Matplotlib redraw. Because
+the axis limits are stable (:class:`~vibench.plots.StableLimits`), the background (axes,
+ticks, grid, earlier runs, legend) is rendered once and reused ("blitting"); a frame
+only draws the current run's band, line and value label over it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import ScalarFormatter
+from PIL import Image
+
+from vibench.plots._limits import StableLimits
+from vibench.plots._style import (
+    CURRENT,
+    CURRENT_RAW,
+    RUN_COLORS,
+    TEXT_MUTED,
+    apply_axes_style,
+    apply_figure_style,
+)
+from vibench.plots.elbo import (
+    MAX_OVERLAID,
+    MAX_POINTS,
+    ElboAxes,
+    ElboTrace,
+    _envelope,
+    _pow10_formatter,
+    _robust_range,
+    _short,
+    _values,
+)
+from vibench.plots.marginals import MarginalAxes, Panel, marginals_figure
+
+__all__ = ["LiveElboPlot", "LiveMarginalsPlot", "rgba_to_png"]
+
+
+def rgba_to_png(rgba: memoryview | bytes, size: tuple[int, int]) -> bytes:
+    """Encode an RGBA buffer as PNG quickly (fast zlib level, no alpha)."""
+    img = Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1).convert("RGB")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _nice_ceiling(x: float) -> float:
+    """The smallest of 1, 2, 5 times a power of ten that is >= ``x``.
+
+    The x-axis of a live run grows in these steps (a few background redraws per run)
+    instead of spanning all the iterations asked for from the first frame.
+    """
+    p = 10 ** np.floor(np.log10(max(x, 1.0)))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * p >= x:
+            return float(m * p)
+    return float(10 * p)
+
+
+class LiveElboPlot:
+    """An ELBO figure that re-renders only what changed between frames.
+
+    Parameters
+    ----------
+    figsize : tuple of float
+        Size in inches.
+    dpi : float
+        Pixels per inch.
+
+    Examples
+    --------
+    >>> plot = LiveElboPlot()
+    >>> png = plot.frame(ElboTrace("run", -np.linspace(50.0, 10.0, 300)), total=1000)
+    >>> png[:4] == b"\\x89PNG"
+    True
+    """
+
+    def __init__(self, figsize: tuple[float, float] = (6.4, 3.0), dpi: float = 80) -> None:
+        self.fig = Figure(figsize=figsize, dpi=dpi)
+        apply_figure_style(self.fig)
+        self.fig.subplots_adjust(left=0.12, right=0.89, bottom=0.16, top=0.96)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.ax = self.fig.add_subplot()
+        apply_axes_style(self.ax)
+        # generous padding: a rising ELBO stays inside the limits for a while
+        self.axes = ElboAxes(y=StableLimits(pad=0.15, shrink=0.25))
+        self._key: tuple | None = None
+        self._background = None
+        #: Full background redraws so far (a test hook: most frames must not need one).
+        self.redraws = 0
+
+    def reset(self) -> None:
+        """Forget the axis limits and the cached background (a new run or a Reset)."""
+        self.axes.reset()
+        self._key = None
+        self._background = None
+
+    def _draw_background(
+        self,
+        previous: Sequence[ElboTrace],
+        label: str,
+        log_scale: bool,
+        window: int,
+        xlim: tuple[float, float],
+        ylim: tuple[float, float] | None,
+    ) -> None:
+        ax = self.ax
+        # keep the axes (re-creating ticks is most of a full redraw's cost): only the
+        # earlier runs' lines and the legend are replaced
+        for artist in [*ax.lines, *ax.collections, *ax.texts]:
+            artist.remove()
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        for i, tr in enumerate(previous):
+            lx, ly = tr.line(window, MAX_POINTS)
+            y = _values(ly, log_scale)
+            if y.size == 0:
+                continue
+            ax.plot(
+                lx,
+                y,
+                color=RUN_COLORS[i % len(RUN_COLORS)],
+                linewidth=1.2,
+                alpha=0.85,
+                label=_short(tr.label),
+            )
+        ax.set_xlim(*xlim)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        if log_scale:
+            ax.yaxis.set_major_formatter(_pow10_formatter())
+            ax.set_ylabel("−ELBO (log scale)", fontsize=9, color=TEXT_MUTED)
+        else:
+            ax.yaxis.set_major_formatter(ScalarFormatter())
+            ax.set_ylabel("ELBO", fontsize=9, color=TEXT_MUTED)
+        ax.set_xlabel("iteration", fontsize=9, color=TEXT_MUTED)
+        handles, labels = ax.get_legend_handles_labels()
+        handles.append(Line2D([], [], color=CURRENT, linewidth=2.0))
+        labels.append(_short(label))
+        ax.legend(
+            handles, labels, fontsize=7, loc="lower right", frameon=False, labelcolor=TEXT_MUTED
+        )
+        self.canvas.draw()
+        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+        self.redraws += 1
+
+    def frame(
+        self,
+        current: ElboTrace,
+        previous: Sequence[ElboTrace] = (),
+        *,
+        log_scale: bool = False,
+        window: int = 100,
+        total: int | None = None,
+    ) -> bytes:
+        """Render one frame and return PNG bytes.
+
+        Parameters are those of :func:`~vibench.plots.elbo_figure`; the background is
+        rebuilt only when the limits, the scale or the earlier runs change.
+        """
+        if self.axes.log_scale is not None and self.axes.log_scale != log_scale:
+            self.axes.reset()
+        self.axes.log_scale = log_scale
+        previous = list(previous)[-MAX_OVERLAID:]
+        raw = _values(current.elbo, log_scale)
+        xs, sm = current.line(window, MAX_POINTS)
+        sm = _values(sm, log_scale)
+        pos = current.positions()
+        end = float(pos[-1]) + 1 if pos.size else 1.0
+        # the x-axis spans the whole run, or, while less than 1/20 of a long run is done,
+        # grows in a few big steps (each step redraws the background)
+        done = end - current.start
+        xmax = _nice_ceiling(max(4.0 * done, 1000.0)) + current.start
+        if total:
+            full = float(current.start + total)
+            xmax = full if 20.0 * done >= total else min(xmax, full)
+        xmax = max(xmax, end)
+        for tr in previous:
+            p = tr.positions()
+            if p.size:
+                xmax = max(xmax, float(p[-1]) + 1)
+        lo_hi = _robust_range(raw, sm) if raw.size else (np.nan, np.nan)
+        ylim = self.axes.y.update(*lo_hi) if np.isfinite(lo_hi[0]) else None
+        key = (
+            log_scale,
+            round(xmax * 1.02, 6),
+            ylim,
+            current.label,
+            tuple((t.label, t.start, np.asarray(t.elbo).size) for t in previous),
+        )
+        if key != self._key or self._background is None:
+            self._draw_background(
+                previous, current.label, log_scale, window, (0, xmax * 1.02), ylim
+            )
+            self._key = key
+        self.canvas.restore_region(self._background)
+        ax = self.ax
+        artists = []
+        if raw.size:
+            at = np.arange(pos.size)
+            xc, lo, hi = _envelope(raw, MAX_POINTS)
+            band = ax.fill_between(
+                np.interp(xc, at, pos), lo, hi, color=CURRENT_RAW, alpha=0.55, linewidth=0
+            )
+            ys = sm
+            (line,) = ax.plot(xs, ys, color=CURRENT, linewidth=2.0)
+            artists += [band, line]
+            finite = np.isfinite(ys)
+            if finite.any():
+                yv = ys[finite][-1]
+                shown = 10**yv if log_scale else yv
+                artists.append(
+                    ax.annotate(
+                        f"{shown:.4g}",
+                        xy=(xs[finite][-1], yv),
+                        xytext=(4, 0),
+                        textcoords="offset points",
+                        fontsize=8,
+                        color=CURRENT,
+                        va="center",
+                        annotation_clip=False,
+                    )
+                )
+        for a in artists:
+            ax.draw_artist(a)
+        size = self.canvas.get_width_height()
+        png = rgba_to_png(self.canvas.buffer_rgba(), size)
+        for a in artists:
+            a.remove()
+        return png
+
+
+class LiveMarginalsPlot:
+    """Marginal panels whose axes are drawn once and whose densities are redrawn per frame.
+
+    The background (panels, titles, ticks, the reference densities and the legend) is
+    rebuilt only when the panels, the reference or a panel's limits change; limits are
+    kept stable by :class:`~vibench.plots.MarginalAxes`.
+
+    Parameters
+    ----------
+    ncols : int
+        Panels per row.
+    panel_size : tuple of float
+        Size of one panel in inches.
+    dpi : float
+        Pixels per inch.
+    """
+
+    def __init__(
+        self, ncols: int = 5, panel_size: tuple[float, float] = (1.75, 1.35), dpi: float = 80
+    ) -> None:
+        self.ncols = ncols
+        self.panel_size = panel_size
+        self.dpi = dpi
+        self.axes = MarginalAxes()
+        self.fig: Figure | None = None
+        self.canvas: FigureCanvasAgg | None = None
+        self._key: tuple | None = None
+        self._background = None
+        #: Full background redraws so far (a test hook).
+        self.redraws = 0
+
+    def reset(self) -> None:
+        """Forget the limits and the cached background."""
+        self.axes.reset()
+        self._key = None
+        self._background = None
+
+    def frame(
+        self,
+        panels: Sequence[Panel],
+        densities: Sequence[tuple[np.ndarray, np.ndarray] | None],
+        reference: Sequence[tuple[np.ndarray, np.ndarray] | None] | None = None,
+        *,
+        title: str | None = None,
+    ) -> bytes:
+        """Render one frame and return PNG bytes (see :func:`~vibench.plots.marginals_figure`)."""
+        limits = []
+        for k, panel in enumerate(panels):
+            xs, ymax = [], 0.0
+            for dens in (densities[k], reference[k] if reference is not None else None):
+                if dens is None:
+                    continue
+                gx, gy = (np.asarray(a, dtype=float) for a in dens)
+                peak = float(np.nanmax(gy)) if gy.size else 0.0
+                seen = gx[gy >= 0.01 * peak] if peak > 0 else gx
+                xs += [float(seen.min()), float(seen.max())]
+                ymax = max(ymax, peak)
+            if not xs:
+                limits.append(None)
+                continue
+            xl = self.axes.x.setdefault(panel.label, StableLimits(pad=0.1, shrink=0.35))
+            yl = self.axes.y.setdefault(panel.label, StableLimits(pad=0.0, shrink=0.4))
+            limits.append((xl.update(min(xs), max(xs)), yl.update(0.0, ymax * 1.5)[1]))
+        key = (
+            tuple(p.label for p in panels),
+            tuple(limits),
+            None if reference is None else id(reference),
+            title,
+        )
+        if key != self._key or self._background is None:
+            self._draw_background(panels, limits, reference, title)
+            self._key = key
+        assert self.canvas is not None
+        assert self.fig is not None
+        self.canvas.restore_region(self._background)
+        artists = []
+        for ax, dens, lim in zip(self.fig.axes, densities, limits, strict=False):
+            if dens is None or lim is None:
+                continue
+            gx, gy = (np.asarray(a, dtype=float) for a in dens)
+            artists.append(ax.fill_between(gx, gy, color=CURRENT, alpha=0.18, linewidth=0))
+            artists.append(ax.plot(gx, gy, color=CURRENT, linewidth=1.4)[0])
+        for a in artists:
+            a.axes.draw_artist(a)
+        png = rgba_to_png(self.canvas.buffer_rgba(), self.canvas.get_width_height())
+        for a in artists:
+            a.remove()
+        return png
+
+    def _draw_background(
+        self,
+        panels: Sequence[Panel],
+        limits: list,
+        reference: Sequence[tuple[np.ndarray, np.ndarray] | None] | None,
+        title: str | None,
+    ) -> None:
+        fig = marginals_figure(
+            panels,
+            [None] * len(panels),
+            reference,
+            ncols=self.ncols,
+            panel_size=self.panel_size,
+            title=title,
+            show_empty=False,
+            legend=True,
+        )
+        for ax, lim in zip(fig.axes, limits, strict=False):
+            if lim is not None:
+                ax.set_xlim(*lim[0])
+                ax.set_ylim(0, lim[1])
+        fig.set_dpi(self.dpi)
+        self.fig = fig
+        self.canvas = FigureCanvasAgg(fig)
+        self.canvas.draw()
+        self._background = self.canvas.copy_from_bbox(fig.bbox)
+        self.redraws += 1

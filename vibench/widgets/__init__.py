@@ -1,0 +1,11 @@
+"""The workbench UI: the drag-and-drop board, fit controls and live plots.
+
+Widgets talk to a session object only (see :mod:`vibench.widgets._protocol`).
+"""
+
+from __future__ import annotations
+
+from vibench.widgets.board import FAMILIES, Board
+from vibench.widgets.workbench import OPTIMIZERS, Workbench
+
+__all__ = ["FAMILIES", "OPTIMIZERS", "Board", "Workbench"]

@@ -1,0 +1,231 @@
+"""The board: variable chips in group columns, with family pickers and flow editors."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from vibench.widgets._labels import family_label, flow_names, transform_hint
+from vibench.widgets._messages import BoardAction, FamilyOption, GroupState, VariableState
+
+__all__ = ["FAMILIES", "Board"]
+
+STATIC = Path(__file__).parent / "static"
+
+#: The family picker's entries; ``"flow"`` opens the flow-stack editor.
+FAMILIES: list[FamilyOption] = [
+    {"value": "mean_field", "label": "Mean-field", "title": "independent Gaussians"},
+    {"value": "full_rank", "label": "Full-rank", "title": "one correlated Gaussian"},
+    {"value": "empirical", "label": "Empirical", "title": "a cloud of particles"},
+    {"value": "flow", "label": "Normalizing flow", "title": "N(0, I) pushed through flows"},
+]
+_ERRORS = (ValueError, KeyError, TypeError, RuntimeError)
+_DISCRETE_NOTE = "discrete: variational inference here fits continuous variables only"
+
+
+def _message(err: BaseException) -> str:
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return text or type(err).__name__
+
+
+class Board(anywidget.AnyWidget):
+    """Drag-and-drop view of a session's plan; every edit goes through the session.
+
+    Parameters
+    ----------
+    session : SessionProtocol
+        The session whose groups the board shows and edits.
+
+    Notes
+    -----
+    The JavaScript side sends :data:`~vibench.widgets._messages.BoardAction` messages;
+    :meth:`apply` carries them out on the session and refreshes the traits. An edit the
+    session refuses leaves the plan unchanged and shows the reason inline. Edits made
+    while a fit runs are queued and applied when it ends (:meth:`apply_pending`).
+    """
+
+    _esm = STATIC / "board.js"
+    _css = STATIC / "board.css"
+
+    variables = traitlets.List(
+        traitlets.Dict(), help="Chips: name, shape, size, discrete, transform, note."
+    ).tag(sync=True)
+    groups = traitlets.List(
+        traitlets.Dict(), help="Group columns (rest last): id, family, variables."
+    ).tag(sync=True)
+    families = traitlets.List(traitlets.Dict(), help="Entries of each group's family picker.").tag(
+        sync=True
+    )
+    flow_names = traitlets.List(
+        traitlets.Unicode(), help="Flows the flow-stack editor offers, in palette order."
+    ).tag(sync=True)
+    errors = traitlets.Dict(
+        help="Inline messages per group id: why the last edit of that group was refused."
+    ).tag(sync=True)
+    notice = traitlets.Unicode(
+        "", help="A board-wide message (a refused move, edits queued during a fit)."
+    ).tag(sync=True)
+    notice_level = traitlets.Enum(
+        ["info", "error"], "error", help="How the notice is shown: 'info' or 'error'."
+    ).tag(sync=True)
+    running = traitlets.Bool(False, help="Whether a fit is running (edits are queued).").tag(
+        sync=True
+    )
+    revision = traitlets.Int(
+        0, help="Bumped after every action, so the view redraws even when nothing changed."
+    ).tag(sync=True)
+
+    def __init__(self, session: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._session = session
+        self._lock = threading.RLock()
+        self._pending: list[BoardAction] = []
+        self.families = [dict(f) for f in FAMILIES]
+        self.flow_names = flow_names(session)
+        self.on_msg(self._on_msg)
+        self.refresh()
+
+    @traitlets.validate("groups")
+    def _check_groups(self, proposal: Any) -> list[dict]:
+        """Exactly one group has id ``"rest"`` and it comes last."""
+        groups = proposal["value"]
+        ids = [g.get("id") for g in groups]
+        if ids.count("rest") != 1 or ids[-1] != "rest":
+            raise traitlets.TraitError(f"groups must end with the one 'rest' group, got {ids}")
+        return groups
+
+    # ------------------------------------------------------------------ state
+    @property
+    def session(self) -> Any:
+        """The session the board edits."""
+        return self._session
+
+    @property
+    def pending(self) -> list[BoardAction]:
+        """Edits waiting for the running fit to end."""
+        return list(self._pending)
+
+    def refresh(self) -> None:
+        """Read the session's variables and groups into the synced traits."""
+        s = self._session
+        variables: list[VariableState] = [
+            {
+                "name": v.name,
+                "shape": [int(d) for d in v.shape],
+                "size": int(v.size),
+                "discrete": bool(v.discrete),
+                "transform": transform_hint(s, v.name),
+                "note": _DISCRETE_NOTE if v.discrete else "",
+            }
+            for v in s.variables
+        ]
+        groups: list[GroupState] = [
+            {"id": g.id, "family": g.family, "variables": list(g.variables)} for g in s.groups
+        ]
+        with self.hold_sync():
+            self.variables = variables
+            self.groups = groups
+            self.running = bool(s.running)
+            known = {g["id"] for g in groups}
+            if any(k not in known for k in self.errors):
+                self.errors = {k: v for k, v in self.errors.items() if k in known}
+
+    # ------------------------------------------------------------------ actions
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and "kind" in content:
+            self.apply(content)  # type: ignore[arg-type]
+
+    def apply(self, action: BoardAction) -> bool:
+        """Carry out one board action on the session.
+
+        Parameters
+        ----------
+        action : BoardAction
+            ``{"kind": "move", "variable", "group"}``,
+            ``{"kind": "new_group", "variable" (or None), "family"}``,
+            ``{"kind": "set_family", "group", "family"}`` or
+            ``{"kind": "remove_group", "group"}``.
+
+        Returns
+        -------
+        bool
+            Whether the session accepted the edit (a queued edit counts as not yet).
+        """
+        with self._lock:
+            if self._session.running:
+                self._pending.append(action)
+                self.notice_level = "info"
+                self.notice = (
+                    f"A fit is running: {self._describe(action)} will be applied when it ends "
+                    f"({len(self._pending)} queued)."
+                )
+                return False
+            ok = self._apply_now(action)
+        self.refresh()
+        self.revision += 1
+        return ok
+
+    def apply_pending(self) -> None:
+        """Apply the edits queued while a fit ran (call when it has ended)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            if pending:
+                self.notice = ""
+            for action in pending:
+                self._apply_now(action)
+        self.refresh()
+
+    def _describe(self, action: BoardAction) -> str:
+        kind = action.get("kind")
+        if kind == "move":
+            return f"moving {action.get('variable')} to {action.get('group')}"
+        if kind == "new_group":
+            v = action.get("variable")
+            return f"a new group for {v}" if v else "a new group"
+        if kind == "set_family":
+            return f"{family_label(str(action.get('family')))} for {action.get('group')}"
+        return f"removing group {action.get('group')}"
+
+    def _apply_now(self, action: BoardAction) -> bool:
+        s = self._session
+        kind = action.get("kind") if isinstance(action, dict) else None
+        group = action.get("group") if isinstance(action, dict) else None
+        try:
+            if kind == "move":
+                s.move(_text(action, "variable"), _text(action, "group"))
+            elif kind == "new_group":
+                variable = action.get("variable")
+                family = _text(action, "family")
+                if variable is None:
+                    s.add_group(family)
+                else:
+                    s.add_group(family, [_text(action, "variable")])
+            elif kind == "set_family":
+                s.set_family(_text(action, "group"), _text(action, "family"))
+            elif kind == "remove_group":
+                s.remove_group(_text(action, "group"))
+            else:
+                raise ValueError(f"unknown board action {kind!r}")
+        except _ERRORS as err:
+            msg = _message(err)
+            if kind == "set_family" and isinstance(group, str):
+                self.errors = {**self.errors, group: msg}
+            else:
+                self.notice_level = "error"
+                self.notice = msg
+            return False
+        if isinstance(group, str) and group in self.errors:
+            self.errors = {k: v for k, v in self.errors.items() if k != group}
+        self.notice = ""
+        return True
+
+
+def _text(action: Any, key: str) -> str:
+    value = action.get(key)
+    if not isinstance(value, str):
+        raise TypeError(f"board action {action.get('kind')!r} needs a string {key!r}")
+    return value

@@ -1,0 +1,690 @@
+// vibench board: variable chips in group columns, family pickers, flow-stack editors.
+//
+// One self-contained ES module (anywidget loads it from a Blob URL: no imports).
+// State comes from Python traits (variables, groups, families, flow_names, errors,
+// notice, running); every edit is sent to Python as a message and Python answers by
+// updating the traits, so the session stays the single source of truth.
+//
+// Names from the model are untrusted: they are only ever written with textContent.
+
+const DRAG_THRESHOLD = 4; // px the pointer moves before a press becomes a drag
+const DEFAULT_FLOW = "scale-planar*2-loc";
+const FLOW_HELP = {
+  planar: "planar: z + u·tanh(wᵀz + b), bends along one direction",
+  radial: "radial: contracts/expands around a point",
+  hh: "Householder: a reflection (rotates the space, volume kept)",
+  scale: "scale: multiplies each coordinate (diagonal)",
+  loc: "loc: shifts every coordinate",
+};
+const FLOW_LABEL = { hh: "Householder" };
+
+function h(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  return e;
+}
+
+function shapeText(shape) {
+  if (!shape || shape.length === 0) return "scalar";
+  return "(" + shape.join(", ") + (shape.length === 1 ? ",)" : ")");
+}
+
+// ---------------------------------------------------------------- flow formulas
+// Mirrors vibench.engine.flows.parse_formula / format_formula for instant feedback;
+// Python re-checks every formula through the session.
+export function parseFormula(text, names) {
+  const clean = String(text).replace(/\s+/g, "").toLowerCase();
+  if (!clean) return { error: "the stack is empty: add at least one flow" };
+  const steps = [];
+  for (const token of clean.split("-")) {
+    if (!token) return { error: "empty step (two '-' in a row, or a '-' at an end)" };
+    const parts = token.split("*");
+    if (parts.length > 2) return { error: `'${token}': write name*N with one '*'` };
+    const name = parts[0];
+    if (!names.includes(name)) {
+      return { error: `unknown flow '${name}'; use one of ${names.join(", ")}` };
+    }
+    let count = 1;
+    if (parts.length === 2) {
+      if (!/^\d+$/.test(parts[1]) || parseInt(parts[1], 10) < 1) {
+        return { error: `'${token}': the repeat count after '*' must be a whole number >= 1` };
+      }
+      count = parseInt(parts[1], 10);
+    }
+    steps.push({ name, count });
+  }
+  return { steps };
+}
+
+export function formatSteps(steps) {
+  const merged = [];
+  for (const s of steps) {
+    const last = merged[merged.length - 1];
+    if (last && last.name === s.name) last.count += s.count;
+    else merged.push({ name: s.name, count: s.count });
+  }
+  return merged.map((s) => (s.count === 1 ? s.name : `${s.name}*${s.count}`)).join("-");
+}
+
+function isFlowFamily(family, families) {
+  return !families.some((f) => f.value === family && f.value !== "flow");
+}
+
+// ---------------------------------------------------------------- the widget
+function render({ model, el }) {
+  const root = h("div", "vb-board");
+  root.setAttribute("role", "region");
+  root.setAttribute("aria-label", "Variational groups");
+  el.appendChild(root);
+  const live = h("div", "vb-live");
+  live.setAttribute("aria-live", "polite");
+
+  let drag = null; // {variable, chip, ghost, startX, startY, pointerId, active}
+  let pendingRender = false;
+  let focusAfterRender = null; // {selector} to refocus after a re-render
+  let menu = null;
+  const localErrors = {}; // group id -> message from the editor's own checks
+
+  const send = (msg) => model.send(msg);
+
+  function say(text) {
+    live.textContent = "";
+    live.textContent = text;
+  }
+
+  function groupTitle(g) {
+    return g.id === "rest" ? "Rest" : "Group " + g.id;
+  }
+
+  // ---------------------------------------------------------- chips
+  function chipFor(v) {
+    const chip = h("div", "vb-chip");
+    chip.dataset.var = v.name;
+    chip.appendChild(h("span", "vb-chip-name", v.name));
+    chip.appendChild(h("span", "vb-chip-shape", shapeText(v.shape)));
+    if (v.transform) {
+      const t = h("span", "vb-chip-transform", v.transform);
+      t.title = "fitted in the unconstrained space through a " + v.transform + " transform";
+      chip.appendChild(t);
+    }
+    if (v.discrete) {
+      chip.classList.add("vb-chip--discrete");
+      chip.setAttribute("aria-disabled", "true");
+      chip.title = v.note || "discrete: variational inference fits continuous variables only";
+      chip.tabIndex = -1;
+      return chip;
+    }
+    chip.tabIndex = 0;
+    chip.setAttribute("role", "button");
+    chip.setAttribute("aria-haspopup", "menu");
+    chip.setAttribute(
+      "aria-label",
+      `${v.name}, ${shapeText(v.shape)}. Press Enter to move it to another group.`
+    );
+    chip.title = "Drag to another group, or focus and press Enter to choose a group";
+    chip.addEventListener("pointerdown", (ev) => onPointerDown(ev, v.name, chip));
+    chip.addEventListener("keydown", (ev) => onChipKey(ev, v.name, chip));
+    return chip;
+  }
+
+  // ---------------------------------------------------------- pointer drag
+  function onPointerDown(ev, variable, chip) {
+    if (ev.button !== undefined && ev.button !== 0) return;
+    closeMenu(false);
+    drag = {
+      variable,
+      chip,
+      ghost: null,
+      startX: ev.clientX,
+      startY: ev.clientY,
+      pointerId: ev.pointerId,
+      active: false,
+    };
+    try {
+      chip.setPointerCapture(ev.pointerId);
+    } catch (_) {
+      /* synthetic events may have no capturable pointer */
+    }
+    chip.addEventListener("pointermove", onPointerMove);
+    chip.addEventListener("pointerup", onPointerUp);
+    chip.addEventListener("pointercancel", onPointerCancel);
+  }
+
+  function dropTargetAt(x, y) {
+    const hit = document.elementFromPoint(x, y);
+    if (!hit || !root.contains(hit)) return null;
+    return hit.closest(".vb-new-group, .vb-group");
+  }
+
+  function onPointerMove(ev) {
+    if (!drag || ev.pointerId !== drag.pointerId) return;
+    const dx = ev.clientX - drag.startX;
+    const dy = ev.clientY - drag.startY;
+    if (!drag.active) {
+      if (Math.hypot(dx, dy) < DRAG_THRESHOLD) return;
+      drag.active = true;
+      const ghost = drag.chip.cloneNode(true);
+      ghost.classList.add("vb-ghost");
+      ghost.removeAttribute("data-var");
+      ghost.setAttribute("aria-hidden", "true");
+      const r = drag.chip.getBoundingClientRect();
+      ghost.style.width = r.width + "px";
+      drag.offX = drag.startX - r.left;
+      drag.offY = drag.startY - r.top;
+      root.appendChild(ghost);
+      drag.ghost = ghost;
+      drag.chip.classList.add("vb-chip--dragging");
+      root.classList.add("vb-board--dragging");
+    }
+    ev.preventDefault();
+    drag.ghost.style.left = ev.clientX - drag.offX + "px";
+    drag.ghost.style.top = ev.clientY - drag.offY + "px";
+    const target = dropTargetAt(ev.clientX, ev.clientY);
+    for (const t of root.querySelectorAll(".vb-drop-target")) {
+      if (t !== target) t.classList.remove("vb-drop-target");
+    }
+    if (target) target.classList.add("vb-drop-target");
+  }
+
+  function endDrag() {
+    if (!drag) return;
+    const { chip } = drag;
+    chip.removeEventListener("pointermove", onPointerMove);
+    chip.removeEventListener("pointerup", onPointerUp);
+    chip.removeEventListener("pointercancel", onPointerCancel);
+    try {
+      chip.releasePointerCapture(drag.pointerId);
+    } catch (_) {
+      /* already released */
+    }
+    if (drag.ghost) drag.ghost.remove();
+    chip.classList.remove("vb-chip--dragging");
+    root.classList.remove("vb-board--dragging");
+    for (const t of root.querySelectorAll(".vb-drop-target")) t.classList.remove("vb-drop-target");
+    drag = null;
+    if (pendingRender) {
+      pendingRender = false;
+      draw();
+    }
+  }
+
+  function onPointerUp(ev) {
+    if (!drag || ev.pointerId !== drag.pointerId) return;
+    const { variable, active } = drag;
+    const target = active ? dropTargetAt(ev.clientX, ev.clientY) : null;
+    endDrag();
+    if (!active) return; // a click: keep focus on the chip
+    if (!target) return;
+    if (target.classList.contains("vb-new-group")) {
+      send({ kind: "new_group", variable, family: "full_rank" });
+      say(`${variable} moved to a new full-rank group`);
+    } else {
+      const gid = target.dataset.group;
+      if (gid && groupOf(variable) !== gid) {
+        send({ kind: "move", variable, group: gid });
+        say(`${variable} moved to ${gid === "rest" ? "the rest group" : "group " + gid}`);
+      }
+    }
+  }
+
+  function onPointerCancel() {
+    endDrag();
+  }
+
+  function groupOf(variable) {
+    for (const g of model.get("groups")) {
+      if (g.variables.includes(variable)) return g.id;
+    }
+    return null;
+  }
+
+  // ---------------------------------------------------------- keyboard path
+  function onChipKey(ev, variable, chip) {
+    if (ev.key === "Enter" || ev.key === " " || ev.key === "ArrowDown") {
+      ev.preventDefault();
+      openMenu(variable, chip);
+    }
+  }
+
+  function openMenu(variable, chip) {
+    closeMenu(false);
+    const m = h("div", "vb-move-menu");
+    m.setAttribute("role", "menu");
+    m.setAttribute("aria-label", `Move ${variable} to`);
+    m.appendChild(h("div", "vb-move-title", `Move ${variable} to:`));
+    const current = groupOf(variable);
+    const options = [];
+    for (const g of model.get("groups")) {
+      const b = h("button", "vb-move-option", groupTitle(g) + " · " + familyLabel(g.family));
+      b.type = "button";
+      b.setAttribute("role", "menuitem");
+      b.dataset.target = g.id;
+      if (g.id === current) {
+        b.classList.add("vb-move-option--current");
+        b.setAttribute("aria-current", "true");
+        b.textContent = groupTitle(g) + " (current)";
+      }
+      options.push(b);
+    }
+    const nb = h("button", "vb-move-option vb-move-new", "+ New full-rank group");
+    nb.type = "button";
+    nb.setAttribute("role", "menuitem");
+    nb.dataset.target = "__new__";
+    options.push(nb);
+    for (const b of options) {
+      b.tabIndex = -1;
+      b.addEventListener("click", (ev) => {
+        ev.stopPropagation();
+        choose(variable, b.dataset.target);
+      });
+      b.addEventListener("keydown", (ev) => menuKey(ev, options, b));
+      m.appendChild(b);
+    }
+    chip.after(m);
+    menu = { el: m, variable, chip };
+    const first = options.find((b) => b.dataset.target !== current) || options[0];
+    first.tabIndex = 0;
+    first.focus();
+  }
+
+  function menuKey(ev, options, b) {
+    const i = options.indexOf(b);
+    let next = null;
+    if (ev.key === "ArrowDown") next = options[(i + 1) % options.length];
+    else if (ev.key === "ArrowUp") next = options[(i - 1 + options.length) % options.length];
+    else if (ev.key === "Home") next = options[0];
+    else if (ev.key === "End") next = options[options.length - 1];
+    else if (ev.key === "Escape") {
+      ev.preventDefault();
+      closeMenu(true);
+      return;
+    } else if (ev.key === "Tab") {
+      closeMenu(false);
+      return;
+    }
+    if (next) {
+      ev.preventDefault();
+      b.tabIndex = -1;
+      next.tabIndex = 0;
+      next.focus();
+    }
+  }
+
+  function choose(variable, target) {
+    closeMenu(false);
+    focusAfterRender = `.vb-chip[data-var="${cssEscape(variable)}"]`;
+    if (target === "__new__") {
+      send({ kind: "new_group", variable, family: "full_rank" });
+      say(`${variable} moved to a new full-rank group`);
+    } else if (target !== groupOf(variable)) {
+      send({ kind: "move", variable, group: target });
+      say(`${variable} moved to ${target === "rest" ? "the rest group" : "group " + target}`);
+    } else {
+      refocus();
+    }
+  }
+
+  function closeMenu(returnFocus) {
+    if (!menu) return;
+    const { el: m, chip } = menu;
+    menu = null;
+    m.remove();
+    if (returnFocus && chip.isConnected) chip.focus();
+  }
+
+  function cssEscape(s) {
+    return window.CSS && CSS.escape ? CSS.escape(s) : String(s).replace(/["\\]/g, "\\$&");
+  }
+
+  function refocus() {
+    if (!focusAfterRender) return;
+    const t = root.querySelector(focusAfterRender);
+    focusAfterRender = null;
+    if (t) t.focus();
+  }
+
+  // ---------------------------------------------------------- families
+  function familyLabel(family) {
+    const fams = model.get("families");
+    const f = fams.find((x) => x.value === family);
+    if (f && f.value !== "flow") return f.label;
+    return "flow " + family;
+  }
+
+  function familySelect(g) {
+    const fams = model.get("families");
+    const sel = h("select", "vb-family");
+    sel.setAttribute("aria-label", `Variational family of ${groupTitle(g).toLowerCase()}`);
+    const flow = isFlowFamily(g.family, fams);
+    for (const f of fams) {
+      const o = h("option", null, f.label);
+      o.value = f.value;
+      if (f.title) o.title = f.title;
+      if (f.disabled) o.disabled = true;
+      if ((flow && f.value === "flow") || (!flow && f.value === g.family)) o.selected = true;
+      sel.appendChild(o);
+    }
+    sel.addEventListener("change", () => {
+      const value = sel.value === "flow" ? DEFAULT_FLOW : sel.value;
+      delete localErrors[g.id];
+      focusAfterRender = `.vb-group[data-group="${cssEscape(g.id)}"] select.vb-family`;
+      send({ kind: "set_family", group: g.id, family: value });
+    });
+    return sel;
+  }
+
+  // ---------------------------------------------------------- flow editor
+  function flowEditor(g) {
+    const names = model.get("flow_names");
+    const ed = h("div", "vb-flow-editor");
+    ed.setAttribute("role", "group");
+    ed.setAttribute("aria-label", `Flow stack of ${groupTitle(g).toLowerCase()}`);
+    const parsed = parseFormula(g.family, names);
+    const steps = parsed.steps || [];
+    const sendSteps = (next, focusSel) => {
+      if (next.length === 0) {
+        localErrors[g.id] = "A flow group needs at least one flow: add one before removing this.";
+        draw();
+        return;
+      }
+      delete localErrors[g.id];
+      focusAfterRender = focusSel
+        ? `.vb-group[data-group="${cssEscape(g.id)}"] ${focusSel}`
+        : null;
+      send({ kind: "set_family", group: g.id, family: formatSteps(next) });
+    };
+
+    ed.appendChild(h("div", "vb-flow-caption", "Flow stack, applied top to bottom to N(0,\u00a0I):"));
+    const list = h("ol", "vb-flow-steps");
+    steps.forEach((s, i) => {
+      const li = h("li", "vb-flow-step");
+      li.dataset.index = String(i);
+      li.dataset.flow = s.name;
+      const name = h("span", "vb-flow-name", FLOW_LABEL[s.name] || s.name);
+      name.title = FLOW_HELP[s.name] || s.name;
+      li.appendChild(name);
+      const rep = h("input", "vb-flow-repeat");
+      rep.type = "number";
+      rep.min = "1";
+      rep.max = "64";
+      rep.value = String(s.count);
+      rep.setAttribute("aria-label", `repeat count of ${s.name} (step ${i + 1})`);
+      rep.title = "how many times this flow is applied";
+      const commitRepeat = () => {
+        const n = parseInt(rep.value, 10);
+        if (n === s.count) return;
+        if (!Number.isFinite(n) || n < 1 || n > 64) {
+          localErrors[g.id] = "A repeat count is a whole number from 1 to 64.";
+          draw();
+          return;
+        }
+        const next = steps.map((x) => ({ ...x }));
+        next[i].count = n;
+        sendSteps(next, `.vb-flow-step[data-index="${i}"] .vb-flow-repeat`);
+      };
+      rep.addEventListener("change", commitRepeat);
+      rep.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter") {
+          ev.preventDefault();
+          commitRepeat();
+        }
+      });
+      li.appendChild(h("span", "vb-flow-times", "×"));
+      li.appendChild(rep);
+      const btn = (cls, text, label, disabled, fn) => {
+        const b = h("button", "vb-icon-button " + cls, text);
+        b.type = "button";
+        b.title = label;
+        b.setAttribute("aria-label", `${label} (${s.name}, step ${i + 1})`);
+        b.disabled = disabled;
+        b.addEventListener("click", fn);
+        li.appendChild(b);
+      };
+      btn("vb-flow-up", "↑", "Move up", i === 0, () => {
+        const next = steps.map((x) => ({ ...x }));
+        [next[i - 1], next[i]] = [next[i], next[i - 1]];
+        sendSteps(next, `.vb-flow-step[data-index="${i - 1}"] .vb-flow-up`);
+      });
+      btn("vb-flow-down", "↓", "Move down", i === steps.length - 1, () => {
+        const next = steps.map((x) => ({ ...x }));
+        [next[i + 1], next[i]] = [next[i], next[i + 1]];
+        sendSteps(next, `.vb-flow-step[data-index="${i + 1}"] .vb-flow-down`);
+      });
+      btn("vb-flow-remove", "✕", "Remove", false, () => {
+        sendSteps(
+          steps.filter((_, k) => k !== i),
+          ".vb-flow-palette button"
+        );
+      });
+      list.appendChild(li);
+    });
+    ed.appendChild(list);
+
+    const pal = h("div", "vb-flow-palette");
+    pal.setAttribute("role", "group");
+    pal.setAttribute("aria-label", "Add a flow");
+    pal.appendChild(h("span", "vb-flow-palette-label", "Add:"));
+    for (const n of names) {
+      const b = h("button", "vb-flow-add", "+ " + (FLOW_LABEL[n] || n));
+      b.type = "button";
+      b.dataset.flow = n;
+      b.title = FLOW_HELP[n] || n;
+      b.addEventListener("click", () =>
+        sendSteps([...steps, { name: n, count: 1 }], `.vb-flow-add[data-flow="${n}"]`)
+      );
+      pal.appendChild(b);
+    }
+    ed.appendChild(pal);
+
+    const row = h("label", "vb-flow-formula-row");
+    row.appendChild(h("span", "vb-flow-formula-label", "Formula"));
+    const input = h("input", "vb-flow-formula");
+    input.type = "text";
+    input.value = g.family;
+    input.spellcheck = false;
+    input.setAttribute("aria-label", `flow formula of ${groupTitle(g).toLowerCase()}`);
+    input.title = "e.g. scale-hh*2-planar-loc: tokens joined by '-', name*N repeats";
+    const commit = () => {
+      const text = input.value;
+      if (text.replace(/\s+/g, "").toLowerCase() === g.family) {
+        if (localErrors[g.id]) {
+          delete localErrors[g.id];
+          draw();
+        }
+        return;
+      }
+      const p = parseFormula(text, names);
+      if (p.error) {
+        localErrors[g.id] = "Formula not applied: " + p.error + ".";
+        focusAfterRender = `.vb-group[data-group="${cssEscape(g.id)}"] .vb-flow-formula`;
+        draw(text);
+        return;
+      }
+      delete localErrors[g.id];
+      focusAfterRender = `.vb-group[data-group="${cssEscape(g.id)}"] .vb-flow-formula`;
+      send({ kind: "set_family", group: g.id, family: text });
+    };
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter") {
+        ev.preventDefault();
+        commit();
+      } else if (ev.key === "Escape") {
+        input.value = g.family;
+        delete localErrors[g.id];
+        draw();
+      }
+    });
+    input.addEventListener("change", commit);
+    row.appendChild(input);
+    ed.appendChild(row);
+    return ed;
+  }
+
+  // ---------------------------------------------------------- groups
+  function groupColumn(g, byName) {
+    const col = h("section", "vb-group");
+    col.dataset.group = g.id;
+    if (g.id === "rest") col.classList.add("vb-group--rest");
+    col.setAttribute("aria-label", groupTitle(g));
+    const head = h("header", "vb-group-head");
+    head.appendChild(h("span", "vb-group-title", groupTitle(g)));
+    const dims = g.variables.reduce((a, n) => a + ((byName[n] && byName[n].size) || 0), 0);
+    head.appendChild(
+      h(
+        "span",
+        "vb-group-count",
+        g.variables.length === 0 ? "empty" : `${g.variables.length} var · ${dims} dim`
+      )
+    );
+    if (g.id !== "rest") {
+      const rm = h("button", "vb-icon-button vb-remove-group", "✕");
+      rm.type = "button";
+      rm.title =
+        g.variables.length === 0
+          ? "Remove this empty group"
+          : "Remove this group (its variables go back to the rest group)";
+      rm.setAttribute("aria-label", `Remove group ${g.id}`);
+      rm.addEventListener("click", () => {
+        focusAfterRender = ".vb-new-group";
+        send({ kind: "remove_group", group: g.id });
+        say(`group ${g.id} removed`);
+      });
+      head.appendChild(rm);
+    }
+    col.appendChild(head);
+    col.appendChild(familySelect(g));
+    if (g.id === "rest") {
+      col.appendChild(h("div", "vb-group-hint", "Every variable in no other group"));
+    }
+    if (isFlowFamily(g.family, model.get("families"))) col.appendChild(flowEditor(g));
+    const err = localErrors[g.id] || (model.get("errors") || {})[g.id];
+    if (err) {
+      const e = h("div", "vb-error", err);
+      e.setAttribute("role", "alert");
+      col.appendChild(e);
+    }
+    const body = h("div", "vb-group-body");
+    for (const n of g.variables) {
+      if (byName[n]) body.appendChild(chipFor(byName[n]));
+    }
+    if (g.variables.length === 0) {
+      body.appendChild(h("div", "vb-empty", g.id === "rest" ? "Nothing left here" : "Drop variables here"));
+    }
+    col.appendChild(body);
+    return col;
+  }
+
+  function newGroupZone() {
+    const z = h("button", "vb-new-group");
+    z.type = "button";
+    z.appendChild(h("span", "vb-new-group-plus", "+"));
+    z.appendChild(h("span", "vb-new-group-text", "New group"));
+    z.appendChild(h("span", "vb-new-group-hint", "drop a variable here, or click for an empty one"));
+    z.setAttribute("aria-label", "Create a new empty full-rank group");
+    z.addEventListener("click", () => {
+      send({ kind: "new_group", variable: null, family: "full_rank" });
+      say("new empty group created");
+    });
+    return z;
+  }
+
+  // ---------------------------------------------------------- drawing
+  function draw(keepFormulaText) {
+    if (drag && drag.active) {
+      pendingRender = true;
+      return;
+    }
+    const active = document.activeElement;
+    let restoreSel = focusAfterRender;
+    if (!restoreSel && active && root.contains(active)) {
+      if (active.matches(".vb-chip")) {
+        restoreSel = `.vb-chip[data-var="${cssEscape(active.dataset.var)}"]`;
+      } else {
+        const col = active.closest(".vb-group");
+        if (col && active.matches("select.vb-family, .vb-flow-formula")) {
+          restoreSel = `.vb-group[data-group="${cssEscape(col.dataset.group)}"] ${
+            active.matches("select") ? "select.vb-family" : ".vb-flow-formula"
+          }`;
+        }
+      }
+    }
+    closeMenu(false);
+    const variables = model.get("variables") || [];
+    const groups = model.get("groups") || [];
+    const byName = {};
+    for (const v of variables) byName[v.name] = v;
+    root.replaceChildren();
+    const top = h("div", "vb-board-top");
+    top.appendChild(h("span", "vb-board-title", "Groups"));
+    top.appendChild(
+      h(
+        "span",
+        "vb-board-help",
+        "Drag a variable (or focus it and press Enter) to put it in a group; each group gets its own family."
+      )
+    );
+    if (model.get("running")) {
+      top.appendChild(h("span", "vb-badge", "fitting · edits apply to the next fit"));
+    }
+    root.appendChild(top);
+    const notice = model.get("notice");
+    if (notice) {
+      const info = model.get("notice_level") === "info";
+      const n = h("div", (info ? "vb-info" : "vb-error") + " vb-notice", notice);
+      n.setAttribute("role", info ? "status" : "alert");
+      root.appendChild(n);
+    }
+    const cols = h("div", "vb-columns");
+    const ordered = [...groups.filter((g) => g.id !== "rest"), ...groups.filter((g) => g.id === "rest")];
+    for (const g of ordered) cols.appendChild(groupColumn(g, byName));
+    cols.appendChild(newGroupZone());
+    root.appendChild(cols);
+    const discrete = variables.filter((v) => v.discrete);
+    if (discrete.length) {
+      const d = h("div", "vb-discrete");
+      d.appendChild(h("span", "vb-discrete-label", "Not fitted (discrete):"));
+      for (const v of discrete) d.appendChild(chipFor(v));
+      d.appendChild(
+        h("span", "vb-discrete-why", "VI here fits continuous variables only; these cannot be dragged.")
+      );
+      root.appendChild(d);
+    }
+    root.appendChild(live);
+    if (keepFormulaText !== undefined && restoreSel) {
+      const t = root.querySelector(restoreSel);
+      if (t && t.matches(".vb-flow-formula")) t.value = keepFormulaText;
+    }
+    if (restoreSel) {
+      focusAfterRender = null;
+      const t = root.querySelector(restoreSel);
+      if (t) t.focus();
+    }
+  }
+
+  const onChange = () => draw();
+  const traits = [
+    "variables",
+    "groups",
+    "families",
+    "flow_names",
+    "errors",
+    "notice",
+    "running",
+    "revision",
+    "notice_level",
+  ];
+  for (const t of traits) model.on("change:" + t, onChange);
+  const onDocPointer = (ev) => {
+    if (menu && !menu.el.contains(ev.target)) closeMenu(false);
+  };
+  document.addEventListener("pointerdown", onDocPointer, true);
+  draw();
+  return () => {
+    for (const t of traits) model.off("change:" + t, onChange);
+    document.removeEventListener("pointerdown", onDocPointer, true);
+    endDrag();
+  };
+}
+
+export default { render };
