@@ -20,8 +20,8 @@ def _modules_after_import(module: str) -> set[str]:
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-@pytest.mark.parametrize("module", ["vibench.engine"])
-def test_engine_imports_no_ui(module):
+@pytest.mark.parametrize("module", ["vibench", "vibench.engine", "vibench.session"])
+def test_core_imports_no_ui(module):
     loaded = _modules_after_import(module)
     leaked = sorted(m for m in loaded for ui in UI_MODULES if m == ui or m.startswith(ui + "."))
     assert not leaked, f"importing {module} loaded UI/plotting modules: {leaked}"
