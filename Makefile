@@ -28,12 +28,18 @@ $(PY):
 	echo "vibench: creating $(VENV) with $$py"; \
 	"$$py" -m venv $(VENV) && $(PY) -m pip install -q --upgrade pip
 
-$(VENV)/.installed-lab: pyproject.toml | $(PY)
+# JupyterLab settings shipped with the project (binder/overrides.json: save widget
+# state with the notebook, so saved notebooks show the workbench's last plots).
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+$(VENV)/.installed-lab: pyproject.toml binder/overrides.json | $(PY)
 	$(PY) -m pip install -q -e ".[lab]"
+	@mkdir -p $(dir $(LAB_OVERRIDES)) && cp binder/overrides.json $(LAB_OVERRIDES)
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(PY)
+$(VENV)/.installed-test: pyproject.toml binder/overrides.json | $(PY)
 	$(PY) -m pip install -q -e ".[lab,test]"
+	@mkdir -p $(dir $(LAB_OVERRIDES)) && cp binder/overrides.json $(LAB_OVERRIDES)
 	@touch $@ $(VENV)/.installed-lab
 
 browser:

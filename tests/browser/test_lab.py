@@ -18,3 +18,10 @@ def test_getting_started_runs_in_lab(lab_server, page):
     assert any("k-hat" in t for t in text)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "getting_started.png"))
+
+
+def test_lab_saves_widget_state_with_notebooks(lab_server):
+    """The project's JupyterLab settings keep the workbench's plots in saved notebooks."""
+    plugin = lab_server.api("/lab/api/settings/@jupyter-widgets/jupyterlab-manager:plugin")
+    # Overrides become the schema's default; the user may still turn it off.
+    assert plugin["schema"]["properties"]["saveState"]["default"] is True
