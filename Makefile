@@ -20,7 +20,7 @@ help:
 	@echo "make test       set up .venv (+ Chromium) and run every test tier"
 	@echo "make test-unit  only the fast unit tier"
 	@echo "make lint       ruff check and format check"
-	@echo "make benchmark  print the speed figures (benchmarks/)"
+	@echo "make benchmark  print the speed figures (benchmarks/; ARGS=\"session flows\" picks)"
 	@echo "make clean      remove .venv and caches"
 
 $(PY):

@@ -1,21 +1,45 @@
-"""Run every vibench benchmark (``make benchmark``); arguments go to each script."""
+"""Run vibench's benchmarks (``make benchmark``), each in a fresh process.
+
+``python benchmarks/run.py`` runs them all; ``python benchmarks/run.py session flows``
+runs the named ones. Each prints its own table of figures; none asserts a speed.
+
+- ``session``: Session.fit vs plain ``pm.fit`` iterations per second, per demo model
+  and family (``session_throughput.py``).
+- ``workbench``: the same with the workbench's live plots on (``workbench_throughput.py``).
+- ``flows``: ELBO of mean-field vs flow stacks on banana and funnel targets, and the
+  step throughput of a flow group vs mean-field (``flows_vs_mean_field.py``).
+"""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+__all__ = ["BENCHMARKS", "main"]
 
-import session_throughput
-
-__all__ = ["main"]
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = {
+    "session": "session_throughput.py",
+    "workbench": "workbench_throughput.py",
+    "flows": "flows_vs_mean_field.py",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmarks in turn; return the worst exit status."""
-    return session_throughput.main(argv)
+    """Run the named benchmarks (all by default); return the worst exit status."""
+    names = list(argv if argv is not None else sys.argv[1:]) or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}")
+        return 2
+    worst = 0
+    for name in names:
+        print(f"\n=== {name} ({BENCHMARKS[name]}) ===", flush=True)
+        result = subprocess.run([sys.executable, str(HERE / BENCHMARKS[name])], check=False)
+        worst = max(worst, result.returncode)
+    return worst
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(main())

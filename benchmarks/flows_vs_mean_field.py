@@ -1,6 +1,6 @@
 """Measure flow groups against mean-field: ELBO on banana/funnel, and step throughput.
 
-Run with ``.venv/bin/python docs/flows_measurements.py`` (about two minutes on 2 cores;
+Run with ``.venv/bin/python benchmarks/flows_vs_mean_field.py`` (or ``make benchmark``) (about two minutes on 2 cores;
 ``VIBENCH_SMOKE=1`` shrinks it). Prints one table; absolute speeds drift between
 machines, ratios much less.
 """
