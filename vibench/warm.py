@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("models", nargs="*", help="demo model names (default: all)")
     args = parser.parse_args(argv)
+    from vibench.models import MODELS
+
+    unknown = [name for name in args.models if name not in MODELS]
+    if unknown:
+        parser.error(f"unknown demo model(s) {unknown}; choose from {sorted(MODELS)}")
     warm(args.models or None)
     return 0
 
