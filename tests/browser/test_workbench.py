@@ -343,3 +343,68 @@ def test_compare_runs_with_reference_screenshot(lab_server, page):
         _shot(page, "workbench_compare_dark.png", page.locator(".vb-workbench"))
     finally:
         _theme(page, "JupyterLab Light")
+
+
+def test_instructor_preset_hides_and_locks_controls(lab_server, page):
+    """A preset loads in one call; hidden controls are not in the DOM, locked ones disabled."""
+    preset = {
+        "vibench": 1,
+        "model": {"name": "eight_schools"},
+        "plan": {
+            "groups": [
+                {"id": "g1", "family": "full_rank", "variables": ["mu", "tau"]},
+                {"id": "g2", "family": "scale-planar-loc", "variables": ["theta_tilde"]},
+                {"id": "rest", "family": "mean_field", "variables": []},
+            ]
+        },
+        "settings": {"iterations": 3000, "optimizer": "adam", "learning_rate": 0.02},
+    }
+    (lab_server.root / "exercise.json").write_text(json.dumps(preset))
+    page.set_viewport_size({"width": 1400, "height": 1800})
+    write_notebook(
+        lab_server.root / "wb_preset.ipynb",
+        [
+            "import vibench\n"
+            "wb = vibench.Workbench(preset='exercise.json', hide=['optimizer', 'seed', 'export'],"
+            " lock=['families', 'flow_editor', 'iterations'],"
+            " compile_kwargs={'mode': 'FAST_COMPILE'})\nwb"
+        ],
+    )
+    open_notebook(page, lab_server, "wb_preset.ipynb")
+    run_all_cells(page)
+    assert cell_errors(page) == []
+    page.wait_for_selector(".vb-group[data-group='g2'] .vb-chip[data-var='theta_tilde']")
+    wb = page.locator(".vb-workbench")
+
+    # hidden: not in the DOM at all
+    assert wb.locator(".vb-optimizer").count() == 0
+    assert wb.locator(".vb-seed").count() == 0
+    assert wb.locator(".vb-plan-json").count() == 0
+    assert wb.locator(".vb-code").count() == 0
+    assert wb.locator(".lm-TabBar-tab").all_inner_texts() == ["Runs"]
+    # locked: shown, disabled
+    assert wb.locator(".vb-iterations input").is_disabled()
+    assert wb.locator(".vb-iterations input").input_value() == "3000"
+    pickers = wb.locator("select.vb-family")
+    assert pickers.count() == 3
+    for i in range(3):
+        assert pickers.nth(i).is_disabled()
+    editor = wb.locator(".vb-group[data-group='g2'] .vb-flow-editor")
+    assert editor.locator(".vb-flow-formula").is_disabled()
+    assert editor.locator(".vb-flow-add").first.is_disabled()
+    # not locked: learning rate and dragging still work
+    assert not wb.locator(".vb-learning-rate input").is_disabled()
+    assert wb.locator(".vb-new-group").is_enabled()
+
+    # a picker re-enabled in the DOM still cannot change the family: Python refuses
+    page.evaluate(
+        """() => {
+            const s = document.querySelector(".vb-group[data-group='g1'] select.vb-family");
+            s.disabled = false;
+            s.value = 'mean_field';
+            s.dispatchEvent(new Event('change'));
+        }"""
+    )
+    page.wait_for_selector(".vb-notice:has-text('fixed for this exercise')")
+    assert _groups(page)["g1"]["family"] == "full_rank"
+    _shot(page, "workbench_preset_locked.png", wb)

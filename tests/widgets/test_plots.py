@@ -146,3 +146,72 @@ def test_frame_budget_forgets_a_slow_frame_at_the_next_run():
     assert not b.due(now=10.0)
     b.start(now=100.0)
     assert b.due(now=101.0)
+
+
+def test_frame_budget_one_slow_frame_does_not_hold_back_cheap_ones():
+    b = FrameBudget(fraction=0.05, min_interval=0.0, cost=0.01, grace=0.06)
+    b.start(now=0.0)
+    assert b.due(now=0.25)
+    b.spend(0.06, now=0.25)  # the first frame redraws the background
+    b.spend(0.005, now=0.5)
+    b.spend(0.005, now=0.75)
+    assert b.cost < 0.03  # the estimate follows the typical frame
+    assert b.due(now=1.0)  # the grace paid for the slow one
+    b.spend(0.5, now=1.0)  # but the fraction still holds over the run
+    assert not b.due(now=2.0)
+
+
+def test_fast_kde_matches_arviz():
+    from arviz_stats.base import array_stats
+
+    from vibench.plots.marginals import fast_kde
+
+    rng = np.random.default_rng(3)
+    for x in (rng.normal(size=300), rng.gamma(2.0, size=300)):
+        grid, dens = fast_kde(x)
+        assert grid.shape == dens.shape == (128,)
+        assert np.trapezoid(dens, grid) == pytest.approx(1.0, abs=0.01)
+        ag, ad, _ = array_stats.kde(x, grid_len=128)
+        assert np.max(np.abs(np.interp(grid, ag, ad) - dens)) < 0.1 * ad.max()
+    # degenerate inputs stay finite
+    for x in (np.r_[np.zeros(299), 1.0], np.r_[0.0, 1.0]):
+        assert np.isfinite(fast_kde(x)[1]).all()
+
+
+def test_live_frames_are_small_palette_pngs_and_leave_no_artists():
+    import io
+
+    from PIL import Image
+
+    plot = LiveElboPlot()
+    y = _trace(3000)
+    plot.frame(ElboTrace("now", y[:1000]), total=3000)
+    n_artists = len(plot.ax.get_children())
+    pngs = [plot.frame(ElboTrace("now", y[:k]), total=3000) for k in range(1100, 3000, 300)]
+    assert len(plot.ax.get_children()) == n_artists
+    img = Image.open(io.BytesIO(pngs[-1]))
+    assert img.mode == "P"
+    assert len(pngs[-1]) < 30_000
+    # the band, line and label are drawn: the frame differs from the background
+    assert pngs[0] != pngs[-1]
+
+
+def test_live_marginals_keep_their_limits_for_small_moves_but_not_the_final_frame():
+    from vibench.plots.live import LiveMarginalsPlot
+
+    rng = np.random.default_rng(0)
+    panels = marginal_panels({"mu": (), "tau": ()})
+    plot = LiveMarginalsPlot()
+
+    def draws(shift):
+        return {"mu": rng.normal(shift, 1.0, 300), "tau": rng.gamma(2.0, 1.0, 300)}
+
+    plot.frame(panels, marginal_densities(panels, draws(0.0), fast=True), live=True)
+    plot.min_redraw_interval = 0.0
+    first = plot.redraws
+    for shift in (0.05, 0.1, 0.15):
+        png = plot.frame(panels, marginal_densities(panels, draws(shift), fast=True), live=True)
+        assert png[:4] == b"\x89PNG"
+    assert plot.redraws == first  # small moves: no redraw
+    plot.frame(panels, marginal_densities(panels, draws(5.0)), live=False)
+    assert plot.redraws == first + 1  # a big move (or the final frame) redraws

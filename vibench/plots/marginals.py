@@ -19,7 +19,14 @@ from vibench.plots._style import (
     apply_figure_style,
 )
 
-__all__ = ["MarginalAxes", "Panel", "marginal_densities", "marginal_panels", "marginals_figure"]
+__all__ = [
+    "MarginalAxes",
+    "Panel",
+    "fast_kde",
+    "marginal_densities",
+    "marginal_panels",
+    "marginals_figure",
+]
 
 #: Vector variables with at most this many elements get one panel per element.
 MAX_ELEMENTS = 8
@@ -117,8 +124,48 @@ def _column(draws: Mapping[str, np.ndarray], panel: Panel) -> np.ndarray | None:
     return col if col.size >= 2 else None
 
 
+def fast_kde(x: np.ndarray, grid_len: int = GRID_LEN) -> tuple[np.ndarray, np.ndarray]:
+    """A binned Gaussian KDE for live frames: about 0.1 ms instead of ArviZ's ~2 ms.
+
+    Silverman's bandwidth, linear binning on ``grid_len`` points spanning the draws and
+    a Gaussian kernel applied by convolution, with reflection at both ends (like
+    ArviZ's boundary correction, so a positive variable does not leak below zero).
+    The final frame of a fit uses ArviZ's KDE (:func:`marginal_densities`).
+
+    Returns
+    -------
+    grid, density : numpy.ndarray
+        ``density`` integrates to one over ``grid``.
+    """
+    x = np.asarray(x, dtype=float)
+    lo, hi = float(x.min()), float(x.max())
+    n = x.size
+    std = float(x.std())
+    q75, q25 = np.percentile(x, [75, 25])
+    spread = min(std, (q75 - q25) / 1.349) or std
+    bw = 0.9 * spread * n**-0.2
+    grid = np.linspace(lo, hi, grid_len)
+    dx = grid[1] - grid[0]
+    # linear binning
+    pos = (x - lo) / dx
+    i = np.clip(np.floor(pos).astype(int), 0, grid_len - 2)
+    w = pos - i
+    counts = np.bincount(i, 1.0 - w, minlength=grid_len) + np.bincount(
+        i + 1, w, minlength=grid_len
+    )
+    half = min(max(math.ceil(4.0 * bw / dx), 1), grid_len - 1)
+    taps = np.arange(-half, half + 1) * dx / bw
+    kernel = np.exp(-0.5 * taps**2)
+    pad = half
+    padded = np.pad(counts, pad, mode="reflect")
+    dens = np.convolve(padded, kernel, mode="same")[pad : pad + grid_len]
+    # reflection folds the mass beyond the ends back in: the density integrates to one
+    area = float(np.sum(dens) * dx)
+    return grid, dens / area if area > 0 else dens
+
+
 def marginal_densities(
-    panels: Sequence[Panel], draws: Mapping[str, np.ndarray]
+    panels: Sequence[Panel], draws: Mapping[str, np.ndarray], *, fast: bool = False
 ) -> list[tuple[np.ndarray, np.ndarray] | None]:
     """KDE (ArviZ) of each panel's draws.
 
@@ -127,6 +174,8 @@ def marginal_densities(
     panels : sequence of Panel
     draws : mapping of str to numpy.ndarray
         Draws per variable, the draw axis first.
+    fast : bool
+        Use :func:`fast_kde` (live frames) instead of ArviZ's KDE.
 
     Returns
     -------
@@ -135,6 +184,8 @@ def marginal_densities(
     """
     out: list[tuple[np.ndarray, np.ndarray] | None] = []
     cols = [_column(draws, p) for p in panels]
+    if fast:
+        return [None if c is None or np.ptp(c) <= 0 else fast_kde(c) for c in cols]
     usable = [c for c in cols if c is not None and np.ptp(c) > 0]
     lengths = {c.size for c in usable}
     batched: list[tuple[np.ndarray, np.ndarray]] = []

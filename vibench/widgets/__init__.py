@@ -6,6 +6,6 @@ Widgets talk to a session object only (see :mod:`vibench.widgets._protocol`).
 from __future__ import annotations
 
 from vibench.widgets.board import FAMILIES, Board
-from vibench.widgets.workbench import OPTIMIZERS, Workbench
+from vibench.widgets.workbench import CONTROLS, OPTIMIZERS, Workbench
 
-__all__ = ["FAMILIES", "OPTIMIZERS", "Board", "Workbench"]
+__all__ = ["CONTROLS", "FAMILIES", "OPTIMIZERS", "Board", "Workbench"]

@@ -23,6 +23,13 @@ class FrameBudget:
         Share of wall time frames may take.
     min_interval : float
         Seconds between two frames at least.
+    cost : float
+        Expected cost of the first frame, in seconds.
+    grace : float
+        Seconds of drawing allowed on top of ``fraction`` (once per run): the first
+        frame of a run usually redraws the plot's background (~10 frames' worth) and
+        without a grace the next frames would wait for the fit to pay it back. The fit
+        keeps ``1 - fraction`` of its speed, less ``grace`` seconds in all.
 
     Examples
     --------
@@ -44,6 +51,7 @@ class FrameBudget:
     last: float = float("-inf")
     #: Expected cost of the next frame, from the last ones (kept across runs).
     cost: float = 0.01
+    grace: float = 0.0
 
     def __post_init__(self) -> None:
         self._initial_cost = self.cost
@@ -63,12 +71,13 @@ class FrameBudget:
         now = time.perf_counter() if now is None else now
         if now - self.last < self.min_interval:
             return False
-        return self.spent + self.cost <= self.fraction * (now - self.t0)
+        return self.spent + self.cost <= self.fraction * (now - self.t0) + self.grace
 
     def spend(self, seconds: float, now: float | None = None) -> None:
         """Record a frame that took ``seconds``."""
         self.spent += seconds
-        # conservative: an expensive frame (a full redraw) raises the estimate at once,
-        # cheap frames lower it slowly
-        self.cost = max(seconds, 0.7 * self.cost + 0.3 * seconds)
+        # the expected cost of the next frame follows the typical frame: an occasional
+        # expensive one (a background redraw) is paid for through ``spent`` and must
+        # not hold every later cheap frame back for seconds
+        self.cost = 0.5 * self.cost + 0.5 * min(seconds, 3.0 * self.cost)
         self.last = time.perf_counter() if now is None else now

@@ -11,6 +11,7 @@ import traitlets
 
 from vibench.widgets._labels import family_label, flow_names, transform_hint
 from vibench.widgets._messages import BoardAction, FamilyOption, GroupState, VariableState
+from vibench.widgets._preset import BOARD_CONTROLS
 
 __all__ = ["FAMILIES", "Board"]
 
@@ -75,6 +76,14 @@ class Board(anywidget.AnyWidget):
     running = traitlets.Bool(False, help="Whether a fit is running (edits are queued).").tag(
         sync=True
     )
+    hidden = traitlets.List(
+        traitlets.Unicode(),
+        help="Board controls not shown: 'families', 'flow_editor', 'groups' (also refused).",
+    ).tag(sync=True)
+    locked = traitlets.List(
+        traitlets.Unicode(),
+        help="Board controls shown disabled: 'families', 'flow_editor', 'groups' (refused).",
+    ).tag(sync=True)
     revision = traitlets.Int(
         0, help="Bumped after every action, so the view redraws even when nothing changed."
     ).tag(sync=True)
@@ -88,6 +97,16 @@ class Board(anywidget.AnyWidget):
         self.flow_names = flow_names(session)
         self.on_msg(self._on_msg)
         self.refresh()
+
+    @traitlets.validate("hidden", "locked")
+    def _check_controls(self, proposal: Any) -> list[str]:
+        """Only the board's own controls ('families', 'flow_editor', 'groups')."""
+        bad = [n for n in proposal["value"] if n not in BOARD_CONTROLS]
+        if bad:
+            raise traitlets.TraitError(
+                f"unknown board controls {bad}; valid: {', '.join(BOARD_CONTROLS)}"
+            )
+        return list(proposal["value"])
 
     @traitlets.validate("groups")
     def _check_groups(self, proposal: Any) -> list[dict]:
@@ -155,6 +174,12 @@ class Board(anywidget.AnyWidget):
         bool
             Whether the session accepted the edit (a queued edit counts as not yet).
         """
+        refusal = self._refusal(action)
+        if refusal:
+            self.notice_level = "error"
+            self.notice = refusal
+            self.revision += 1
+            return False
         with self._lock:
             if self._session.running:
                 self._pending.append(action)
@@ -178,6 +203,26 @@ class Board(anywidget.AnyWidget):
             for action in pending:
                 self._apply_now(action)
         self.refresh()
+
+    def _refusal(self, action: Any) -> str:
+        """Why a hidden or locked control refuses ``action`` ("" if it does not)."""
+        off = set(self.hidden) | set(self.locked)
+        if not off or not isinstance(action, dict):
+            return ""
+        kind = action.get("kind")
+        if kind in ("move", "new_group", "remove_group") and "groups" in off:
+            return "The groups are fixed for this exercise: variables cannot be moved."
+        if kind == "set_family":
+            if "families" in off:
+                return "The families are fixed for this exercise."
+            if "flow_editor" in off:
+                current = next(
+                    (g.family for g in self._session.groups if g.id == action.get("group")),
+                    None,
+                )
+                if current is not None and _is_flow(current):
+                    return "The flow stacks are fixed for this exercise."
+        return ""
 
     def _describe(self, action: BoardAction) -> str:
         kind = action.get("kind")
@@ -222,6 +267,10 @@ class Board(anywidget.AnyWidget):
             self.errors = {k: v for k, v in self.errors.items() if k != group}
         self.notice = ""
         return True
+
+
+def _is_flow(family: str) -> bool:
+    return family not in {f["value"] for f in FAMILIES if f["value"] != "flow"}
 
 
 def _text(action: Any, key: str) -> str:

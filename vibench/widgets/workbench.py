@@ -27,10 +27,11 @@ from vibench.plots.marginals import MAX_ELEMENTS
 from vibench.widgets._budget import FrameBudget
 from vibench.widgets._draws import posterior_draws
 from vibench.widgets._labels import plan_label
+from vibench.widgets._preset import BOARD_CONTROLS, CONTROLS, check_controls, read_preset
 from vibench.widgets._runs import run_rows, runs_table_html
 from vibench.widgets.board import Board
 
-__all__ = ["OPTIMIZERS", "Workbench"]
+__all__ = ["CONTROLS", "OPTIMIZERS", "Workbench"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,33 @@ MARGINAL_DRAWS = 1000
 LIVE_MARGINAL_DRAWS = 300
 _DPI = 80
 _PLACEHOLDER = (6.4, 1.2)
+
+
+#: Controls whose values a loaded plan would change: with any of them hidden or locked
+#: the Plan (JSON) tab cannot load a plan.
+_PLAN_CONTROLS = {
+    "iterations",
+    "optimizer",
+    "learning_rate",
+    "obj_n_mc",
+    "seed",
+    "families",
+    "flow_editor",
+    "groups",
+    "export",
+}
+
+
+def _with_context(err: BaseException, prefix: str) -> BaseException:
+    """``err`` again (same type when possible) with ``prefix`` before its message."""
+    text = prefix + _message(err)
+    try:
+        out = type(err)(text)
+    except Exception:
+        out = ValueError(text)
+    if isinstance(err, KeyError):  # a KeyError's str() adds quotes: say it as a ValueError
+        out = ValueError(text)
+    return out
 
 
 def _row(children: list[widgets.Widget]) -> widgets.HBox:
@@ -86,6 +114,23 @@ class Workbench(widgets.VBox):
         The model, or the name of a demo model; ``None`` uses the default demo model.
     session : SessionProtocol, optional
         A session to drive instead of creating one (then ``model`` must be ``None``).
+    preset : str, pathlib.Path or dict, optional
+        An instructor preset: a JSON file (or its dict) written by :meth:`save_preset`
+        (or the Plan (JSON) tab's *Save plan*) holding the groups, their families and
+        the fit settings. It is read as untrusted data through ``Session.from_dict``:
+        nothing in it is evaluated. With ``model=None`` the demo model the preset names
+        is used. With ``session=``, the preset is applied to that session.
+    hide : sequence of str
+        Controls not shown (and whose actions are refused), by name; see
+        :data:`CONTROLS`: ``"iterations"``, ``"optimizer"``, ``"learning_rate"``,
+        ``"obj_n_mc"``, ``"seed"``, ``"reset"``, ``"families"``, ``"flow_editor"``,
+        ``"groups"`` (dragging, the New group zone, removing groups), ``"reference"``,
+        ``"log_scale"``, ``"export"`` (the Code and Plan (JSON) tabs).
+    lock : sequence of str
+        Controls shown disabled, by the same names. Locks are enforced in Python: a
+        board message or widget state that would change a locked control is refused
+        (the board says why). They keep a class on the exercise; they are not a
+        security boundary (Python code in the notebook can still edit the session).
     live_plots : bool
         Redraw the ELBO and marginals while fitting (within a small time budget).
     **session_kwargs
@@ -99,11 +144,33 @@ class Workbench(widgets.VBox):
     board : Board
         The drag-and-drop board.
 
+    Raises
+    ------
+    FileNotFoundError
+        ``preset`` names a file that does not exist.
+    ValueError
+        ``preset`` is not valid JSON or does not fit the model (``PlanError``, a
+        ``ValueError``), or ``hide`` / ``lock`` name an unknown control (the message
+        lists the valid names).
+
     Examples
     --------
     >>> import vibench
     >>> wb = vibench.Workbench()  # doctest: +SKIP
     >>> wb  # doctest: +SKIP
+
+    An instructor arranges the groups, then saves a preset:
+
+    >>> wb.save_preset("funnel-exercise.json")  # doctest: +SKIP
+
+    and hands out a focused exercise: the groups are fixed, the optimizer hidden, and
+    the students only pick each group's family and the learning rate:
+
+    >>> vibench.Workbench(
+    ...     preset="funnel-exercise.json",
+    ...     hide=["optimizer", "seed", "export"],
+    ...     lock=["groups", "iterations"],
+    ... )  # doctest: +SKIP
     """
 
     def __init__(
@@ -111,16 +178,39 @@ class Workbench(widgets.VBox):
         model: Any = None,
         *,
         session: Any = None,
+        preset: str | Path | dict | None = None,
+        hide: Any = (),
+        lock: Any = (),
         live_plots: bool = True,
         **session_kwargs: Any,
     ) -> None:
-        if session is None:
+        #: Controls hidden / locked by the instructor (names from :data:`CONTROLS`).
+        self.hidden = check_controls(hide, "hide")
+        self.locked = tuple(n for n in check_controls(lock, "lock") if n not in self.hidden)
+        if session is not None and (model is not None or session_kwargs):
+            raise TypeError("pass either a model (and session options) or a session, not both")
+        checked = None
+        if preset is not None:
+            data = read_preset(preset)
+            where = f"{str(preset)!r}" if isinstance(preset, str | Path) else "(dict)"
+            factory = type(session) if session is not None else None
+            if factory is None:
+                from vibench.session import Session as factory
+            target = getattr(session, "model", None) if session is not None else model
+            kwargs = session_kwargs if session is None else {}
+            try:
+                checked = factory.from_dict(target, data, **kwargs)
+            except (ValueError, KeyError, TypeError) as err:
+                raise _with_context(err, f"preset {where} does not fit: ") from None
+            if session is None:
+                session, checked = checked, None
+        elif session is None:
             from vibench.session import Session
 
             session = Session(model, **session_kwargs)
-        elif model is not None or session_kwargs:
-            raise TypeError("pass either a model (and session options) or a session, not both")
         self.session = session
+        if checked is not None:
+            self._apply_checked(checked)
         self.live_plots = bool(live_plots)
         self._lock = threading.RLock()
         self._run: Any = None
@@ -128,9 +218,12 @@ class Workbench(widgets.VBox):
         self._fit_started = 0.0
         # live frames are drawn on the fitting thread: together they may take at most
         # 10 % of its time (the session's own loop is 5-20 % faster than pm.fit's, so
-        # the fit keeps >= 0.9 of pm.fit's speed; see benchmarks/workbench_throughput.py)
-        self._elbo_budget = FrameBudget(fraction=0.06, min_interval=0.25, cost=0.05)
-        self._marg_budget = FrameBudget(fraction=0.04, min_interval=1.0, cost=0.08)
+        # the fit keeps >= 0.9 of pm.fit's speed; see benchmarks/workbench_throughput.py).
+        # A blitted ELBO frame costs ~5-8 ms and a marginals frame (300 draws, binned
+        # KDE, blit, 64-colour PNG) ~15 ms: ~4 ELBO and ~2 marginal frames a second fit
+        # in the budget; the grace pays for the first frame's background redraw.
+        self._elbo_budget = FrameBudget(fraction=0.045, min_interval=0.2, cost=0.01, grace=0.06)
+        self._marg_budget = FrameBudget(fraction=0.04, min_interval=0.45, cost=0.02, grace=0.03)
         self._live_elbo = LiveElboPlot(dpi=_DPI)
         self._live_marginals = LiveMarginalsPlot(dpi=_DPI)
         self._elbo_axes = ElboAxes()
@@ -167,6 +260,9 @@ class Workbench(widgets.VBox):
             ]
         )
         self.add_class("vb-workbench")
+        self._syncing = False
+        self._held: dict[str, Any] = {}
+        self._apply_restrictions()
         self._unsubscribe = [
             session.subscribe(self._on_progress),
             session.on_change(self._on_session_change),
@@ -186,9 +282,14 @@ class Workbench(widgets.VBox):
             name = models.demo_name(model)
         n = len([v for v in s.variables if not v.discrete])
         what = f"demo model <b>{html.escape(name)}</b>" if name else "your model"
+        exercise = (
+            " · <span class='vb-exercise'>exercise: some controls are set by the preset</span>"
+            if self.hidden or self.locked
+            else ""
+        )
         return (
             f"<div class='vb-title'><b>vibench</b> · {what} · {n} continuous free "
-            f"variable{'s' if n != 1 else ''}</div>"
+            f"variable{'s' if n != 1 else ''}{exercise}</div>"
         )
 
     def _build_controls(self) -> None:
@@ -406,12 +507,16 @@ class Workbench(widgets.VBox):
         settings = getattr(self.session, "settings", None)
         if settings is None:
             return
-        self.iterations.value = int(settings.iterations)
-        if settings.optimizer in OPTIMIZERS:
-            self.optimizer.value = settings.optimizer
-        self.learning_rate.value = float(settings.learning_rate)
-        self.mc_samples.value = int(settings.obj_n_mc)
-        self.seed.value = "" if settings.seed is None else str(settings.seed)
+        self._syncing = True  # values from the session also move locked controls
+        try:
+            self.iterations.value = int(settings.iterations)
+            if settings.optimizer in OPTIMIZERS:
+                self.optimizer.value = settings.optimizer
+            self.learning_rate.value = float(settings.learning_rate)
+            self.mc_samples.value = int(settings.obj_n_mc)
+            self.seed.value = "" if settings.seed is None else str(settings.seed)
+        finally:
+            self._syncing = False
 
     def _refresh_tabs(self) -> None:
         s = self.session
@@ -540,6 +645,9 @@ class Workbench(widgets.VBox):
 
     def reset(self) -> None:
         """Initial parameters again (the Reset button); earlier runs stay in the table."""
+        if "reset" in self._restricted:
+            self._set_status("Reset is turned off for this exercise.")
+            return
         if self.session.running or self._finalizing or self._preparing:
             self._set_status("Stop the fit before resetting.")
             return
@@ -581,7 +689,7 @@ class Workbench(widgets.VBox):
     def _set_running(self, running: bool) -> None:
         self.fit_button.disabled = running
         self.stop_button.disabled = not running
-        self.reset_button.disabled = running
+        self.reset_button.disabled = running or "reset" in self._restricted
         self.board.running = running
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
@@ -809,7 +917,7 @@ class Workbench(widgets.VBox):
         if values is None:
             return
         panels = self._panels()
-        dens = marginal_densities(panels, values)
+        dens = marginal_densities(panels, values, fast=live)
         ref = None
         if self.show_reference.value and self._reference is not None:
             labels = tuple(p.label for p in panels)
@@ -821,7 +929,7 @@ class Workbench(widgets.VBox):
         # live and final frames share one figure: the same limits (no jump when the fit
         # ends) and a background that is ready when the next fit starts
         self.marginals_image.value = self._live_marginals.frame(
-            panels, dens, ref, title="marginal posteriors of q"
+            panels, dens, ref, title="marginal posteriors of q", live=live
         )
 
     def _on_element_variable(self, change: dict) -> None:
@@ -895,6 +1003,9 @@ class Workbench(widgets.VBox):
         import html
 
         s = self.session
+        if self._restricted & _PLAN_CONTROLS:
+            self.plan_message.value = "Loading a plan is turned off for this exercise."
+            return False
         if s.running:
             self.plan_message.value = "Stop the fit before loading a plan."
             return False
@@ -904,6 +1015,15 @@ class Workbench(widgets.VBox):
         except (ValueError, KeyError, TypeError) as err:
             self.plan_message.value = f"Plan not loaded: {html.escape(str(err))}"
             return False
+        self._apply_checked(checked)
+        self.board.refresh()
+        self._refresh_tabs()
+        self.plan_message.value = "Plan loaded."
+        return True
+
+    def _apply_checked(self, checked: Any) -> None:
+        """Give the session the groups and settings of ``checked`` (a validated session)."""
+        s = self.session
         for g in list(s.groups):
             if g.id != "rest":
                 s.remove_group(g.id)
@@ -916,10 +1036,83 @@ class Workbench(widgets.VBox):
         configure = getattr(s, "configure", None)
         if settings is not None and configure is not None:
             configure(**settings.to_dict())
-        self.board.refresh()
-        self._refresh_tabs()
-        self.plan_message.value = "Plan loaded."
-        return True
+
+    def save_preset(self, path: str | Path) -> Path:
+        """Save the current plan and settings as an instructor preset (a JSON file).
+
+        The same file as the Plan (JSON) tab's *Save plan*; hand it out and open it with
+        ``Workbench(model, preset=path, hide=[...], lock=[...])``.
+
+        Returns
+        -------
+        pathlib.Path
+            Where it was written.
+
+        Raises
+        ------
+        OSError
+            The file could not be written.
+        """
+        return self.save_plan(path)
+
+    # ------------------------------------------------------------------ hide / lock
+    @property
+    def _restricted(self) -> set[str]:
+        return set(getattr(self, "hidden", ())) | set(getattr(self, "locked", ()))
+
+    def _apply_restrictions(self) -> None:
+        """Hide (take out of the layout) or disable the controls the preset names.
+
+        Both are enforced in Python: a widget state from the front end that changes a
+        hidden or locked setting is put back, and the board refuses their actions.
+        """
+        hidden, locked = set(self.hidden), set(self.locked)
+        self.board.hidden = [n for n in BOARD_CONTROLS if n in hidden]
+        self.board.locked = [n for n in BOARD_CONTROLS if n in locked]
+        controls = {
+            "iterations": (self.iterations, self._settings_row),
+            "optimizer": (self.optimizer, self._settings_row),
+            "learning_rate": (self.learning_rate, self._settings_row),
+            "obj_n_mc": (self.mc_samples, self._settings_row),
+            "seed": (self.seed, self._settings_row),
+            "reset": (self.reset_button, self._buttons_row),
+            "reference": (self.show_reference, self._plot_options),
+            "log_scale": (self.log_scale, self._plot_options),
+        }
+        for name, (w, box) in controls.items():
+            if name not in hidden and name not in locked:
+                continue
+            w.disabled = True
+            w.tooltip = "Locked for this exercise"
+            w.add_class("vb-locked")
+            if name in hidden:
+                box.children = tuple(c for c in box.children if c is not w)
+            if name != "reset":
+                self._hold(name, w)
+        if "export" in hidden:
+            self._tabs.children = (self._tabs.children[0],)
+            self._tabs.titles = ("Runs",)
+        if "export" in locked:
+            for w in (self.plan_json, self.plan_path):
+                w.disabled = True
+        if ({"export"} | _PLAN_CONTROLS) & (hidden | locked):
+            for b in (self.load_button, self.apply_json_button):
+                b.disabled = True
+                b.tooltip = "Loading a plan is turned off for this exercise"
+        if "export" in locked:
+            self.save_button.disabled = True
+
+    def _hold(self, name: str, w: widgets.Widget) -> None:
+        """Put back any change of ``w`` that does not come from the session."""
+        self._held[name] = w.value
+
+        def put_back(change: dict) -> None:
+            if self._syncing:
+                self._held[name] = change["new"]
+            elif change["new"] != self._held[name]:
+                w.value = self._held[name]
+
+        w.observe(put_back, "value")
 
     # ------------------------------------------------------------------ static view
     def close(self) -> None:

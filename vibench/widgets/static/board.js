@@ -93,6 +93,11 @@ function render({ model, el }) {
     live.textContent = text;
   }
 
+  // controls an instructor hid or locked (Python refuses their actions too)
+  const hidden = (name) => (model.get("hidden") || []).includes(name);
+  const locked = (name) => (model.get("locked") || []).includes(name);
+  const LOCKED_TITLE = "Locked for this exercise";
+
   function groupTitle(g) {
     return g.id === "rest" ? "Rest" : "Group " + g.id;
   }
@@ -113,6 +118,11 @@ function render({ model, el }) {
       chip.setAttribute("aria-disabled", "true");
       chip.title = v.note || "discrete: variational inference fits continuous variables only";
       chip.tabIndex = -1;
+      return chip;
+    }
+    if (hidden("groups") || locked("groups")) {
+      chip.classList.add("vb-chip--fixed");
+      chip.title = "The groups are fixed for this exercise";
       return chip;
     }
     chip.tabIndex = 0;
@@ -354,7 +364,14 @@ function render({ model, el }) {
 
   function familySelect(g) {
     const fams = model.get("families");
+    if (hidden("families")) {
+      return h("div", "vb-family-label", familyLabel(g.family));
+    }
     const sel = h("select", "vb-family");
+    if (locked("families")) {
+      sel.disabled = true;
+      sel.title = LOCKED_TITLE;
+    }
     sel.setAttribute("aria-label", `Variational family of ${groupTitle(g).toLowerCase()}`);
     const flow = isFlowFamily(g.family, fams);
     for (const f of fams) {
@@ -518,6 +535,13 @@ function render({ model, el }) {
     input.addEventListener("change", commit);
     row.appendChild(input);
     ed.appendChild(row);
+    if (locked("flow_editor") || locked("families") || hidden("families")) {
+      ed.classList.add("vb-flow-editor--locked");
+      for (const c of ed.querySelectorAll("button, input")) {
+        c.disabled = true;
+        c.title = LOCKED_TITLE;
+      }
+    }
     return ed;
   }
 
@@ -537,7 +561,7 @@ function render({ model, el }) {
         g.variables.length === 0 ? "empty" : `${g.variables.length} var · ${dims} dim`
       )
     );
-    if (g.id !== "rest") {
+    if (g.id !== "rest" && !hidden("groups")) {
       const rm = h("button", "vb-icon-button vb-remove-group", "✕");
       rm.type = "button";
       rm.title =
@@ -550,6 +574,10 @@ function render({ model, el }) {
         send({ kind: "remove_group", group: g.id });
         say(`group ${g.id} removed`);
       });
+      if (locked("groups")) {
+        rm.disabled = true;
+        rm.title = LOCKED_TITLE;
+      }
       head.appendChild(rm);
     }
     col.appendChild(head);
@@ -557,7 +585,10 @@ function render({ model, el }) {
     if (g.id === "rest") {
       col.appendChild(h("div", "vb-group-hint", "Every variable in no other group"));
     }
-    if (isFlowFamily(g.family, model.get("families"))) col.appendChild(flowEditor(g));
+    if (isFlowFamily(g.family, model.get("families"))) {
+      if (hidden("flow_editor")) col.appendChild(h("div", "vb-flow-formula-text", g.family));
+      else col.appendChild(flowEditor(g));
+    }
     const err = localErrors[g.id] || (model.get("errors") || {})[g.id];
     if (err) {
       const e = h("div", "vb-error", err);
@@ -582,6 +613,11 @@ function render({ model, el }) {
     z.appendChild(h("span", "vb-new-group-text", "New group"));
     z.appendChild(h("span", "vb-new-group-hint", "drop a variable here, or click for an empty one"));
     z.setAttribute("aria-label", "Create a new empty full-rank group");
+    if (locked("groups")) {
+      z.disabled = true;
+      z.title = LOCKED_TITLE;
+      return z;
+    }
     z.addEventListener("click", () => {
       send({ kind: "new_group", variable: null, family: "full_rank" });
       say("new empty group created");
@@ -621,7 +657,9 @@ function render({ model, el }) {
       h(
         "span",
         "vb-board-help",
-        "Drag a variable (or focus it and press Enter) to put it in a group; each group gets its own family."
+        hidden("groups") || locked("groups")
+          ? "The groups are set for this exercise."
+          : "Drag a variable (or focus it and press Enter) to put it in a group; each group gets its own family."
       )
     );
     if (model.get("running")) {
@@ -638,7 +676,7 @@ function render({ model, el }) {
     const cols = h("div", "vb-columns");
     const ordered = [...groups.filter((g) => g.id !== "rest"), ...groups.filter((g) => g.id === "rest")];
     for (const g of ordered) cols.appendChild(groupColumn(g, byName));
-    cols.appendChild(newGroupZone());
+    if (!hidden("groups")) cols.appendChild(newGroupZone());
     root.appendChild(cols);
     const discrete = variables.filter((v) => v.discrete);
     if (discrete.length) {
@@ -673,6 +711,8 @@ function render({ model, el }) {
     "running",
     "revision",
     "notice_level",
+    "hidden",
+    "locked",
   ];
   for (const t of traits) model.on("change:" + t, onChange);
   const onDocPointer = (ev) => {
