@@ -264,22 +264,8 @@ def elbo_figure(
     fig.subplots_adjust(left=0.12, right=0.89, bottom=0.16, top=0.96)
     ax = fig.add_subplot()
     apply_axes_style(ax)
-    xmax = 1.0
     overlaid = list(previous)[-MAX_OVERLAID:]
-    for i, tr in enumerate(overlaid):
-        lx, ly = tr.line(window, MAX_POINTS)
-        y = _values(ly, log_scale)
-        if y.size == 0:
-            continue
-        ax.plot(
-            lx,
-            y,
-            color=RUN_COLORS[i % len(RUN_COLORS)],
-            linewidth=1.2,
-            alpha=0.85,
-            label=_short(tr.label),
-        )
-        xmax = max(xmax, float(lx[-1]) + 1)
+    xmax = _plot_previous_runs(ax, overlaid, window, log_scale)
     lo_hi: tuple[float, float] = (np.nan, np.nan)
     if current is not None and current.elbo.size:
         raw = _values(current.elbo, log_scale)
@@ -329,6 +315,26 @@ def elbo_figure(
     if handles:
         ax.legend(fontsize=7, loc="lower right", frameon=False, labelcolor=TEXT_MUTED)
     return fig
+
+
+def _plot_previous_runs(ax, previous, window: int, log_scale: bool) -> float:
+    """Draw earlier runs' smoothed ELBO lines, labelled by plan; return the x range used."""
+    xmax = 1.0
+    for i, tr in enumerate(previous):
+        lx, ly = tr.line(window, MAX_POINTS)
+        y = _values(ly, log_scale)
+        if y.size == 0:
+            continue
+        ax.plot(
+            lx,
+            y,
+            color=RUN_COLORS[i % len(RUN_COLORS)],
+            linewidth=1.2,
+            alpha=0.85,
+            label=_short(tr.label),
+        )
+        xmax = max(xmax, float(lx[-1]) + 1)
+    return xmax
 
 
 def _short(label: str, limit: int = 48) -> str:

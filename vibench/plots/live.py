@@ -24,7 +24,6 @@ from vibench.plots._limits import StableLimits
 from vibench.plots._style import (
     CURRENT,
     CURRENT_RAW,
-    RUN_COLORS,
     TEXT_MUTED,
     apply_axes_style,
     apply_figure_style,
@@ -35,6 +34,7 @@ from vibench.plots.elbo import (
     ElboAxes,
     ElboTrace,
     _envelope,
+    _plot_previous_runs,
     _pow10_formatter,
     _robust_range,
     _short,
@@ -154,19 +154,7 @@ class LiveElboPlot:
                 artist.remove()
         if ax.get_legend() is not None:
             ax.get_legend().remove()
-        for i, tr in enumerate(previous):
-            lx, ly = tr.line(window, MAX_POINTS)
-            y = _values(ly, log_scale)
-            if y.size == 0:
-                continue
-            ax.plot(
-                lx,
-                y,
-                color=RUN_COLORS[i % len(RUN_COLORS)],
-                linewidth=1.2,
-                alpha=0.85,
-                label=_short(tr.label),
-            )
+        _plot_previous_runs(ax, previous, window, log_scale)
         ax.set_xlim(*xlim)
         if ylim is not None:
             ax.set_ylim(*ylim)
