@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+# The real progress record: a plain dataclass, so the fake needs no copy of it.
+from vibench.session._run import Progress
+
 
 class FakePlanError(ValueError):
     """An edit the fake session refuses."""
@@ -53,21 +56,6 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class Progress:
-    iteration: int
-    total: int
-    elbo: float
-    smoothed_elbo: float
-    its_per_second: float
-    status: str
-    message: str = ""
-
-    @property
-    def done(self) -> bool:
-        return self.status != "running"
 
 
 @dataclass(eq=False)
