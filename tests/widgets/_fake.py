@@ -1,4 +1,4 @@
-"""A fake session for widget tests: the session API in plain Python, no PyTensor.
+"""A fake session for widget tests: the session API in plain Python, no PyTensor compiles.
 
 It keeps a plan, "fits" by writing a synthetic ELBO curve from a worker thread (with
 progress events like the real session), and records the calls it received.
