@@ -47,6 +47,9 @@ class _Fitted:
         self.approx = approx
         self.inference = inference
         self.plan_key = plan_key
+        #: Builds the step function from ``inference.objective`` (particle plans use
+        #: their own class with the same interface).
+        self.step_class: type = StepFunction
         self.steps: dict[tuple, StepFunction] = {}
         self.sampler: Sampler | None = None
         self.initial_params = [p.get_value(borrow=False) for p in approx.params]
@@ -345,7 +348,9 @@ class Session:
         if step is None:
             t0 = time.perf_counter()
             with self.model:
-                step = StepFunction(fitted.inference.objective, settings, self._compile_kwargs)
+                step = fitted.step_class(
+                    fitted.inference.objective, settings, self._compile_kwargs
+                )
             if run is not None:
                 run.compile_seconds = time.perf_counter() - t0
             fitted.steps[key] = step
