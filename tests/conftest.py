@@ -7,9 +7,15 @@ with ``pytest -m unit`` (or ``notebooks``, ``browser``).
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Remembered backend choices go to a throw-away folder, never the user's ~/.cache
+# (notebook kernels and JupyterLab servers started by the tests inherit it).
+os.environ["VIBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="vibench-test-cache-")
 
 TESTS = Path(__file__).parent
 _TIER_BY_FOLDER = {"notebooks": pytest.mark.notebooks, "browser": pytest.mark.browser}

@@ -266,58 +266,67 @@ def test_executed_notebook_keeps_the_last_plots_in_its_widget_state(tmp_path):
     assert saved != placeholder_png("Press Fit to see the ELBO", (6.4, 1.2), 80)
 
 
-class _PreparingSession:
-    """Mixin for the fake: a ``prepare`` that blocks until released (a slow compile)."""
+class _SlowDrawsSession:
+    """Mixin for the fake: a ``draws`` whose first call blocks until released (a compile)."""
 
     def __init__(self) -> None:
         super().__init__()
         import threading
 
         self.release = threading.Event()
+        self.draw_calls: list[int] = []
 
-    def prepare(self, *, sampler: bool = True) -> None:
-        self.calls.append(("prepare", sampler, self.settings.learning_rate))
+    def draws(self, draws: int = 300, seed: int | None = None) -> dict:
         self.release.wait(10)
+        self.draw_calls.append(draws)
+        tree = self.sample(draws, seed)
+        return {k: v.values[0] for k, v in tree["posterior"].data_vars.items()}
 
 
-def _preparing_session():
+def _slow_draws_session():
     from ._fake import FakeSession
 
-    return type("PreparingFake", (_PreparingSession, FakeSession), {})()
+    return type("SlowDrawsFake", (_SlowDrawsSession, FakeSession), {})()
 
 
-def test_first_fit_compiles_with_the_controls_settings_then_starts():
-    s = _preparing_session()
+def test_first_fit_starts_at_once_and_compiles_live_draws_beside_it():
+    s = _slow_draws_session()
     wb = Workbench(session=s)
     wb.iterations.value = 200
     wb.learning_rate.value = 0.2
-    assert wb.fit() is None  # compiling on a helper thread
-    assert wb.fit_button.disabled
-    assert "compiling" in wb.status.value
+    run = wb.fit()  # does not wait for the draws function
+    assert run is not None
+    assert ("start", 200) in [c[:2] for c in s.calls]
+    assert wb.wait(timeout=30).iterations == 200
+    assert not wb._sampler_ready  # still "compiling"
+    assert wb.frames["marginals"] == 0
     s.release.set()
-    run = wb.wait(timeout=30)
-    assert run.iterations == 200
-    kinds = [c[0] for c in s.calls]
-    assert kinds.index("prepare") < kinds.index("start")
-    assert ("prepare", True, 0.2) in s.calls
-    # the plan did not change: the next fit starts at once
-    s.release.clear()
-    assert wb.fit() is not None
+    wb._starter.join(10)
+    assert wb._sampler_ready and s.draw_calls == [1]
+    # the plan did not change: no second compile, and live frames use the cheap draws
+    wb.iterations.value = 20_000
+    wb.fit()
     wb.wait(timeout=30)
-    assert kinds.count("prepare") == 1 == [c[0] for c in s.calls].count("prepare")
+    assert wb._starter is not None and not wb._starter.is_alive()
+    assert all(n > 1 for n in s.draw_calls[1:])
     wb.close()
 
 
-def test_stop_while_compiling_cancels_the_fit():
-    s = _preparing_session()
-    wb = Workbench(session=s)
-    wb.fit()
-    wb.stop_button.click()
+def test_a_new_plan_compiles_its_live_draws_again():
+    s = _slow_draws_session()
     s.release.set()
-    assert wb.wait(timeout=30) is None
-    assert not any(c[0] == "start" for c in s.calls)
-    assert "Stopped before fitting" in wb.status.value
-    assert not wb.fit_button.disabled
+    wb = Workbench(session=s)
+    wb.iterations.value = 50
+    wb.fit()
+    wb.wait(timeout=30)
+    wb._starter.join(10)
+    assert wb._sampler_ready
+    s.add_group("full_rank", [s.variables[0].name])
+    assert not wb._sampler_ready
+    wb.fit()
+    wb.wait(timeout=30)
+    wb._starter.join(10)
+    assert wb._sampler_ready and s.draw_calls.count(1) == 2
     wb.close()
 
 

@@ -202,6 +202,14 @@ class Run:
         the *latest* parameters).
     error : BaseException or None
         The exception of a ``"failed"`` run.
+    backends : list of (int, str)
+        Which compiled step function ran from which iteration (counted like
+        ``start_iteration``): ``"fast_compile"`` first on a tiered step, then the
+        backends it switched to (``"c"``, ``"numba"``). The last entry is the backend
+        the run ended on.
+    first_step_seconds : float
+        Seconds from the start of the run (build and compile included) to its first
+        finished iteration.
     """
 
     plan: dict[str, Any]
@@ -213,12 +221,15 @@ class Run:
     seconds: float = 0.0
     compile_seconds: float = 0.0
     error: BaseException | None = None
+    backends: list[tuple[int, str]] = field(default_factory=list)
+    first_step_seconds: float = math.nan
     _elbo: list[np.ndarray] = field(default_factory=list, repr=False)
     _params: dict[str, np.ndarray] | None = field(default=None, repr=False)
     _khat: Khat | None = field(default=None, repr=False)
     _khat_fn: Any = field(default=None, repr=False)
     _live: np.ndarray | None = field(default=None, repr=False)
     _live_done: int = field(default=0, repr=False)
+    _t_begin: float = field(default=math.nan, repr=False)
 
     @property
     def elbo(self) -> np.ndarray:

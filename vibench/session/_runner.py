@@ -9,22 +9,36 @@ convergence, and reports progress through a callback.
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import logging
 import math
+import queue
 import threading
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pytensor
 from pymc.pytensorf import compile as pm_compile
-from pymc.pytensorf import reseed_rngs
+from pymc.pytensorf import find_rng_nodes, reseed_rngs
 from pymc.variational.callbacks import CheckParametersConvergence
+from pytensor.graph.replace import clone_replace
 from pytensor.tensor.random.type import RandomType
 
 from vibench.session._optimizers import make_optimizer
 from vibench.session._run import FitSettings, Progress, Run
 
-__all__ = ["StepFunction", "run_loop"]
+__all__ = ["BACKEND_MODES", "StepFunction", "run_loop"]
+
+logger = logging.getLogger(__name__)
+
+#: Backends a tiered step can switch to, and the PyTensor mode of each.
+BACKEND_MODES = {"c": "CVM", "numba": "NUMBA"}
+#: Chunks measured per backend before the fastest is chosen.
+TRIAL_CHUNKS = 3
 
 #: Seconds of work per chunk; the stop event is checked between chunks.
 CHUNK_SECONDS = 0.04
@@ -33,12 +47,19 @@ PROGRESS_INTERVAL = 0.25
 
 
 class StepFunction:
-    """One compiled optimisation step of an objective, with its state.
+    """One optimisation step of an objective, compiled once, with its state.
 
     Built from ``objective.updates(...)`` exactly as PyMC's
     ``ObjectiveFunction.step_function(score=True)`` does, keeping the updated shared
     variables so that the parameters and optimizer state can be saved and restored
     (for ``reset()`` and for rolling back a non-finite step).
+
+    With ``backends`` the step is *tiered*: a function that builds in a fraction of a
+    second (PyTensor's ``FAST_COMPILE`` mode) steps first, while a background thread
+    compiles the same graph (the same shared parameters and optimizer state) with each
+    backend in ``backends``. The fitting loop switches to a finished backend between
+    two chunks (:meth:`poll`), measures every backend on real steps, and keeps the
+    fastest; the loss trace stays one continuous run.
 
     Parameters
     ----------
@@ -47,24 +68,80 @@ class StepFunction:
     settings : FitSettings
         Supplies optimizer, learning rate and ``obj_n_mc``.
     compile_kwargs : dict
-        Passed to :func:`pymc.pytensorf.compile` (e.g. ``{"mode": "FAST_COMPILE"}``).
+        Passed to :func:`pymc.pytensorf.compile` for the first function (e.g.
+        ``{"mode": "FAST_COMPILE"}``). Ignored when ``backends`` is given.
+    backends : sequence of str, optional
+        Names from :data:`BACKEND_MODES` to build in the background, most promising
+        first. ``None`` (default): one function, no tiers.
+    model : pymc.Model, optional
+        Entered while compiling in the background (PyMC reads ``check_bounds`` from it).
+    on_choice : callable, optional
+        Called as ``on_choice(backend, rates)`` once every backend has been measured
+        (``rates``: iterations per second of each), to remember the choice.
     """
 
+    #: Name of the first tier of a tiered step.
+    FIRST_TIER = "fast_compile"
+
     def __init__(
-        self, objective: Any, settings: FitSettings, compile_kwargs: dict[str, Any]
+        self,
+        objective: Any,
+        settings: FitSettings,
+        compile_kwargs: dict[str, Any],
+        *,
+        backends: Sequence[str] | None = None,
+        model: Any = None,
+        on_choice: Callable[[str, dict[str, float]], None] | None = None,
     ) -> None:
         self.key = settings.compile_key()
         updates = objective.updates(
             obj_n_mc=settings.obj_n_mc,
             obj_optimizer=make_optimizer(settings.optimizer, settings.learning_rate),
         )
+        self._loss = updates.loss
+        self._updates = dict(updates)
+        self._model = model
+        self._on_choice = on_choice
         seed = objective.approx.rng.randint(2**30, dtype=np.int64)
-        self.fn = pm_compile([], updates.loss, updates=updates, random_seed=seed, **compile_kwargs)
+        if backends is not None:
+            compile_kwargs = {"mode": "FAST_COMPILE"}
+        self.fn = pm_compile(
+            [], updates.loss, updates=self._updates, random_seed=seed, **compile_kwargs
+        )
         self.fn.trust_input = True
+        #: The backend of :attr:`fn` (``"fast_compile"`` first on a tiered step).
+        self.backend = self.FIRST_TIER if backends is not None else _mode_name(compile_kwargs)
         shared = list(self.fn.get_shared())
         self.rngs = [v for v in shared if isinstance(v.type, RandomType)]
         self.state = [v for v in updates if v not in self.rngs]
         self.initial = self.snapshot()
+        # tiers: functions built in the background wait in _offers until the loop
+        # takes them; _rates holds each backend's measured iterations per second
+        self._functions: dict[str, Any] = {self.backend: self.fn}
+        self._offers: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._rates: dict[str, list[float]] = {}
+        self._skip_next_rate = False
+        self._closed = threading.Event()
+        #: Set when the background builds are over (at once for an untiered step).
+        self.built = threading.Event()
+        #: Set once the final backend has been chosen (at once for an untiered step).
+        self.settled = threading.Event()
+        #: Seconds each background backend took to build, by backend name.
+        self.build_seconds: dict[str, float] = {}
+        #: Errors of backends that failed to build, by backend name.
+        self.build_errors: dict[str, str] = {}
+        self._final_round: list[str] | None = None
+        if backends:
+            self._thread = threading.Thread(
+                target=self._build_backends,
+                args=(list(backends),),
+                name="vibench-compile",
+                daemon=True,
+            )
+            self._thread.start()
+        else:
+            self.built.set()
+            self.settled.set()
 
     def __call__(self) -> Any:
         """Take one optimisation step and return the loss (the negative ELBO)."""
@@ -86,6 +163,116 @@ class StepFunction:
     def reseed(self, seed: int) -> None:
         """Reseed the random streams of the step (no recompile)."""
         reseed_rngs(self.rngs, seed)
+
+    def close(self) -> None:
+        """Stop building backends (the plan was dropped); the current function stays."""
+        self._closed.set()
+
+    @property
+    def rates(self) -> dict[str, float]:
+        """Measured iterations per second of each backend used so far (median of chunks)."""
+        return {k: float(np.median(v)) for k, v in self._rates.items() if v}
+
+    # -------------------------------------------------------------- the tiers
+    def _build_backends(self, backends: list[str]) -> None:
+        """Background thread: compile the step with each backend and offer it."""
+        for name in backends:
+            if self._closed.is_set():
+                break
+            t0 = time.perf_counter()
+            try:
+                fn = self._compile(name)
+            except Exception as err:  # a missing compiler, a backend bug: keep going
+                logger.debug("vibench: backend %s failed to build", name, exc_info=True)
+                self.build_errors[name] = f"{type(err).__name__}: {err}"
+                continue
+            self.build_seconds[name] = time.perf_counter() - t0
+            self._offers.put((name, fn))
+        self.built.set()
+
+    def _compile(self, name: str) -> Any:
+        mode = BACKEND_MODES[name]
+        ctx = self._model if self._model is not None else contextlib.nullcontext()
+        with ctx, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*BLAS", category=UserWarning)
+            if name == "numba":
+                # Numba compiles on the first call, which also steps: call a copy of
+                # the graph with its own shared variables, so that the live function's
+                # first call finds the kernels compiled and takes no live step twice.
+                loss, updates = _clone_with_own_state(self._loss, self._updates)
+                warm = pm_compile([], loss, updates=updates, random_seed=False, mode=mode)
+                warm()
+            fn = pm_compile([], self._loss, updates=self._updates, random_seed=False, mode=mode)
+        fn.trust_input = True
+        return fn
+
+    def record_rate(self, rate: float) -> None:
+        """The loop reports the iterations per second of the chunk it just ran."""
+        if self._skip_next_rate:  # a first call pays set-up costs
+            self._skip_next_rate = False
+            return
+        self._rates.setdefault(self.backend, []).append(rate)
+        del self._rates[self.backend][:-TRIAL_CHUNKS]
+
+    def poll(self) -> Any | None:
+        """Between chunks: the function to switch to, or ``None`` to keep the current one."""
+        if self.settled.is_set():
+            return None
+        try:
+            name, fn = self._offers.get_nowait()
+        except queue.Empty:
+            pass
+        else:
+            self._functions[name] = fn
+            return self._switch(name)
+        if not self.built.is_set() or len(self._rates.get(self.backend, ())) < TRIAL_CHUNKS:
+            return None
+        # every backend is built: measure each once more, now that nothing compiles
+        # beside the loop, and keep the fastest
+        contenders = [n for n in self._functions if n != self.FIRST_TIER] or [self.FIRST_TIER]
+        if self._final_round is None:
+            self._final_round = list(contenders)
+            for n in contenders:
+                self._rates.pop(n, None)
+        pending = [n for n in self._final_round if len(self._rates.get(n, ())) < TRIAL_CHUNKS]
+        if pending:
+            return self._switch(pending[0]) if pending[0] != self.backend else None
+        rates = self.rates
+        best = max(self._final_round, key=lambda n: rates.get(n, 0.0))
+        self.settled.set()
+        for n in list(self._functions):  # free the losers' compiled code
+            if n != best:
+                del self._functions[n]
+        if self._on_choice is not None:
+            try:
+                self._on_choice(best, {n: rates[n] for n in self._final_round if n in rates})
+            except Exception:
+                logger.exception("vibench: remembering the backend choice failed")
+        return self._switch(best) if best != self.backend else None
+
+    def _switch(self, name: str) -> Any:
+        self.backend = name
+        self.fn = self._functions[name]
+        self._skip_next_rate = True
+        return self.fn
+
+
+def _mode_name(compile_kwargs: dict[str, Any]) -> str:
+    mode = compile_kwargs.get("mode")
+    if mode is None:
+        return "default"
+    return str(mode).lower() if isinstance(mode, str) else type(mode).__name__
+
+
+def _clone_with_own_state(loss: Any, updates: dict[Any, Any]) -> tuple[Any, dict[Any, Any]]:
+    """A copy of a step graph whose updated shared variables are fresh copies."""
+    outputs = [loss, *updates.values()]
+    targets = list(updates) + [v for v in find_rng_nodes(outputs) if v not in updates]
+    replace = {
+        v: pytensor.shared(copy.deepcopy(v.get_value(borrow=False)), name=v.name) for v in targets
+    }
+    new = clone_replace(outputs, replace=replace)
+    return new[0], {replace[k]: v for k, v in zip(updates, new[1:], strict=True)}
 
 
 def _smoothed(buf: np.ndarray, end: int, window: int) -> float:
@@ -123,6 +310,7 @@ def run_loop(
         param_check(run.approximation, None, 0)  # remembers the starting parameters
         checks = 0
     fn = step.fn
+    run.backends = [(run.start_iteration, step.backend)]
     buf = np.empty(n, dtype=np.float64)
     done = 0
     chunk = 8
@@ -171,9 +359,22 @@ def run_loop(
                 break
             done += k
             run._live_done = done
+            if math.isnan(run.first_step_seconds) and not math.isnan(run._t_begin):
+                run.first_step_seconds = time.perf_counter() - run._t_begin
             # next chunk: aim at CHUNK_SECONDS of work
             rate = k / dt if dt > 0 else 1e6
             chunk = int(min(max(rate * CHUNK_SECONDS, 1), 100_000))
+            step.record_rate(rate)
+            if not step.built.is_set():
+                # A background compile needs the GIL too: a loop that never lets go
+                # slows it twenty-fold. On the first tier, pause as long as the chunk
+                # took (the fast backend is worth more than these steps); after, a
+                # quarter of the time (the next backend is only being measured).
+                stop.wait(dt if step.backend == step.FIRST_TIER else dt / 3)
+            switched = step.poll()
+            if switched is not None:
+                fn = switched
+                run.backends.append((run.start_iteration + done, step.backend))
             if param_check is not None and done // window > checks:
                 checks = done // window
                 try:

@@ -20,9 +20,17 @@ from pymc.variational import KLqp
 
 from vibench import models
 from vibench.engine import Approximation, Group
+from vibench.session._backends import (
+    AUTO,
+    BACKENDS,
+    BackendMemory,
+    available_backends,
+    fingerprint,
+)
 from vibench.session._codegen import plan_to_code
 from vibench.session._diagnostics import Khat, psis_khat
 from vibench.session._errors import PlanError, SessionBusyError
+from vibench.session._live_draws import DrawFunction
 from vibench.session._plan import REST, GroupSpec, Plan, VariableInfo, model_variables
 from vibench.session._run import FitSettings, Progress, Run
 from vibench.session._runner import StepFunction, run_loop
@@ -52,6 +60,7 @@ class _Fitted:
         self.step_class: type = StepFunction
         self.steps: dict[tuple, StepFunction] = {}
         self.sampler: Sampler | None = None
+        self.draw_fn: DrawFunction | None = None
         self.initial_params = [p.get_value(borrow=False) for p in approx.params]
         self.elbo: list[np.ndarray] = []
         self.iteration = 0
@@ -74,8 +83,17 @@ class Session:
         ``None`` uses the default demo model (eight schools, non-centred).
     compile_kwargs : dict, optional
         Passed to PyTensor when compiling the step function, e.g.
-        ``{"mode": "FAST_COMPILE"}`` for instant builds of slower steps. Default: PyMC's
-        default mode (Numba).
+        ``{"mode": "FAST_COMPILE"}`` for instant builds of slower steps. Given, it
+        turns tiers off: one function is compiled exactly so (``backend`` is ignored).
+    backend : {"auto", "c", "numba"}
+        How the step function is compiled when ``compile_kwargs`` is not given. The
+        fit always starts stepping at once with a function that builds in a fraction
+        of a second (PyTensor's ``FAST_COMPILE``), while the fast backend(s) compile
+        in the background; the loop switches between two chunks with no lost step.
+        ``"auto"`` (default) builds PyTensor's C backend and Numba, measures both on
+        real steps, keeps the faster and remembers the choice per model, plan and
+        settings (on disk, see :mod:`vibench.session._backends`), so later fits
+        build only the winner. ``"c"`` or ``"numba"`` builds just that one.
     sample_compile_kwargs : dict, optional
         Same for the sampling function (default ``{"mode": "FAST_COMPILE"}``: it runs a
         few times per fit, on many draws at once, so its build time matters more).
@@ -107,6 +125,7 @@ class Session:
         *,
         compile_kwargs: dict[str, Any] | None = None,
         sample_compile_kwargs: dict[str, Any] | None = None,
+        backend: str = AUTO,
     ) -> None:
         if model is None:
             model = models.get_model(models.DEFAULT_MODEL)
@@ -118,7 +137,11 @@ class Session:
             )
         if not model.free_RVs:
             raise ValueError("the model has no free variables to fit")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
         self.model = model
+        self.backend = backend
+        self._backend_memory = BackendMemory()
         self._plan = Plan(model_variables(model))
         self._settings = FitSettings()
         self._compile_kwargs = dict(compile_kwargs or {})
@@ -220,7 +243,7 @@ class Session:
             before = self._plan.key()
             result = action()
             if self._plan.key() != before:
-                self._fitted = None
+                self._drop_fitted()
         self._changed()
         return result
 
@@ -342,14 +365,50 @@ class Session:
             if sampler:
                 self._sampler_for(fitted)
 
+    def _drop_fitted(self) -> None:
+        """Forget what the plan built (after an edit); stop its background compiles."""
+        fitted = self._fitted
+        self._fitted = None
+        if fitted is not None:
+            for step in fitted.steps.values():
+                close = getattr(step, "close", None)
+                if close is not None:
+                    close()
+
+    def _tiers(self, settings: FitSettings) -> dict[str, Any]:
+        """Keyword arguments of a tiered :class:`StepFunction` (empty: no tiers)."""
+        if self._compile_kwargs:
+            return {}
+        if self.backend != AUTO:
+            return {"backends": [self.backend], "model": self.model}
+        key = fingerprint(self.model, self._plan.to_dict(), settings.compile_key())
+        known = self._backend_memory.lookup(key)
+        memory = self._backend_memory
+
+        def remember(backend: str, rates: dict[str, float]) -> None:
+            if len(rates) > 1:  # a real comparison, not a lone remembered winner
+                memory.remember(key, backend, rates)
+
+        return {
+            "backends": [known] if known else available_backends(),
+            "model": self.model,
+            "on_choice": remember,
+        }
+
     def _step_for(self, fitted: _Fitted, settings: FitSettings, run: Run | None) -> StepFunction:
         key = (*settings.compile_key(), repr(sorted(self._compile_kwargs.items())))
         step = fitted.steps.get(key)
         if step is None:
             t0 = time.perf_counter()
+            cls = fitted.step_class
+            tiers = (
+                self._tiers(settings)
+                if isinstance(cls, type) and issubclass(cls, StepFunction)
+                else {}
+            )
             with self.model:
                 step = fitted.step_class(
-                    fitted.inference.objective, settings, self._compile_kwargs
+                    fitted.inference.objective, settings, self._compile_kwargs, **tiers
                 )
             if run is not None:
                 run.compile_seconds = time.perf_counter() - t0
@@ -369,6 +428,7 @@ class Session:
             self._plan.check_fittable()
             self._settings = settings
             run = Run(plan=self._plan.to_dict(), settings=settings)
+            run._t_begin = time.perf_counter()
             self._stop.clear()
             self._busy = True
             self._current = run
@@ -617,6 +677,30 @@ class Session:
                     fitted.sampler = Sampler(fitted.approx, self._sample_compile_kwargs)
                 self.sample_compile_count += 1
             return fitted.sampler
+
+    def draws(self, draws: int = 300, seed: int | None = None) -> dict[str, np.ndarray]:
+        """Constrained draws of the free variables from q, for live plots.
+
+        Much cheaper than :meth:`sample` (no DataTree, no ``log p``/``log q``, no
+        k-hat); the function is compiled once per plan, on the first call. Safe to
+        call from the fitting thread between steps.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``{name: array of shape (draws, *shape)}`` for each free variable.
+        """
+        draws = _positive_int(draws, "draws")
+        with self._lock:
+            self.build()
+            fitted = self._fitted
+        with self._sampler_lock:
+            if fitted.draw_fn is None:
+                with self.model:
+                    fitted.draw_fn = DrawFunction(fitted.approx, self._sample_compile_kwargs)
+                self.sample_compile_count += 1
+            fn = fitted.draw_fn
+        return fn(draws, seed)
 
     def sample(self, draws: int = 1000, seed: int | None = None) -> xr.DataTree:
         """Draw from the approximation (constrained space) into a DataTree.
