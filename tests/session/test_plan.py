@@ -72,7 +72,7 @@ def test_flow_formula_family_is_made_canonical(session):
         (lambda s: s.add_group("fr", ["mu", "mu"]), "twice"),
         (lambda s: s.add_group("planar*0", ["mu"]), "planar"),
         (lambda s: s.add_group("scale-bogus", ["mu"]), "bogus"),
-        (lambda s: s.set_family("rest", "empirical"), "log q"),
+        (lambda s: s.set_family("rest", "histogramm"), "empirical"),
         (lambda s: s.set_family("rest", 3), "string"),
         (lambda s: s.set_family("rest", ""), "family"),
     ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vibench.session._families import is_particle_plan
 from vibench.session._run import FitSettings
 
 __all__ = ["plan_to_code"]
@@ -36,15 +37,18 @@ def plan_to_code(
     Returns
     -------
     str
+
+    Notes
+    -----
+    A particle plan (every group empirical) becomes plain PyMC: ``pm.SVGD`` with the
+    plan's particle count and the settings' temperature, one particle cloud over all
+    variables (several empirical groups are one cloud to SVGD, so nothing is lost).
     """
+    if is_particle_plan(plan):
+        return _particle_code(plan, settings, demo=demo, model_code=model_code, fit=fit)
     lines = ['"""Rebuild a vibench plan: the same groups and fit settings."""', ""]
     lines += ["from pymc.variational import KLqp, updates", "", "import vibench"]
-    if demo is not None:
-        lines += ["from vibench import models", "", f"model = models.get_model({demo!r})"]
-    elif model_code is not None:
-        lines += ["", f"model = {model_code}"]
-    else:
-        lines += ["", "# `model` must be your PyMC model (the one the session was built on)."]
+    lines += _model_lines(demo, model_code)
     lines += ["", "with model:", "    groups = ["]
     for g in plan["groups"]:
         if g["id"] == "rest":
@@ -66,6 +70,60 @@ def plan_to_code(
             f"        n={settings.iterations!r},",
             f"        obj_optimizer=updates.{settings.optimizer}(learning_rate={settings.learning_rate!r}),",
             f"        obj_n_mc={settings.obj_n_mc!r},",
+            "        progressbar=False,",
+            "    )",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _model_lines(demo: str | None, model_code: str | None) -> list[str]:
+    if demo is not None:
+        return ["from vibench import models", "", f"model = models.get_model({demo!r})"]
+    if model_code is not None:
+        return ["", f"model = {model_code}"]
+    return ["", "# `model` must be your PyMC model (the one the session was built on)."]
+
+
+def _particle_code(
+    plan: dict[str, Any],
+    settings: FitSettings,
+    *,
+    demo: str | None,
+    model_code: str | None,
+    fit: bool,
+) -> str:
+    """Plain PyMC code for a particle plan: Stein variational gradient descent."""
+    particles = int(plan.get("particles", 100))
+    groups = [g for g in plan["groups"] if g["variables"]]
+    names = [v for g in groups for v in g["variables"]]
+    lines = ['"""Rebuild a vibench plan: particles moved by SVGD, same settings."""', ""]
+    lines += ["import pymc as pm", "from pymc.variational import updates", ""]
+    lines += _model_lines(demo, model_code)
+    lines += [
+        "",
+        "with model:",
+        f"    # empirical: one cloud of {particles} particles over {', '.join(names)},",
+        "    # moved by Stein variational gradient descent (the KSD operator, RBF kernel).",
+    ]
+    if len(groups) > 1:
+        lines.append(
+            f"    # The plan's {len(groups)} empirical groups "
+            f"({', '.join(g['id'] for g in groups)}) are one cloud to SVGD."
+        )
+    lines += [
+        "    inference = pm.SVGD(",
+        f"        n_particles={particles!r},",
+        "        jitter=1.0,",
+        f"        temperature={settings.temperature!r},",
+        f"        random_seed={settings.seed!r},",
+        "    )",
+        "    approx = inference.approx",
+    ]
+    if fit:
+        lines += [
+            "    approx = inference.fit(",
+            f"        n={settings.iterations!r},",
+            f"        obj_optimizer=updates.{settings.optimizer}(learning_rate={settings.learning_rate!r}),",
             "        progressbar=False,",
             "    )",
         ]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 from arviz_stats.base import array_stats
 
-__all__ = ["Khat", "khat_reading", "psis_khat"]
+__all__ = ["NOT_AVAILABLE", "Khat", "khat_reading", "psis_khat"]
+
+#: The reading of a k-hat that cannot be computed because q has no density.
+NOT_AVAILABLE = "not available for particle (empirical) approximations: they have no density log q"
 
 
 def khat_reading(khat: float) -> str:
@@ -32,7 +35,8 @@ class Khat(float):
     khat : float
         Estimated Pareto shape of the importance weights ``p(z) / q(z)``, z ~ q.
     reading : str
-        ``"good"`` (< 0.5), ``"usable"`` (0.5-0.7) or ``"do not trust"`` (> 0.7).
+        ``"good"`` (< 0.5), ``"usable"`` (0.5-0.7) or ``"do not trust"`` (> 0.7), or
+        :data:`NOT_AVAILABLE` (the value is then NaN) for a particle approximation.
     draws : int
         Number of draws it was computed from.
 
@@ -56,10 +60,17 @@ class Khat(float):
         """The k-hat value as a plain float."""
         return float(self)
 
+    @property
+    def available(self) -> bool:
+        """Whether k-hat could be computed (false for particle approximations)."""
+        return self.reading != NOT_AVAILABLE
+
     def __repr__(self) -> str:
         return f"Khat(khat={float(self)!r}, reading={self.reading!r}, draws={self.draws})"
 
     def __str__(self) -> str:
+        if not self.available:
+            return f"k-hat {self.reading}"
         return f"k-hat = {float(self):.2f} ({self.reading}; {self.draws} draws)"
 
     def __reduce__(self):
@@ -74,9 +85,14 @@ def psis_khat(logp: np.ndarray, logq: np.ndarray) -> Khat:
     """k-hat of the log importance ratios ``logp - logq`` (via ArviZ's PSIS).
 
     Non-finite ratios (a draw where ``log p = -inf``) give k-hat ``inf``; fewer than
-    :data:`MIN_DRAWS` draws give NaN (read as "do not trust").
+    :data:`MIN_DRAWS` draws give NaN (read as "do not trust"). ``logq`` all NaN (what
+    the sampler returns for a particle approximation, which has no density) gives NaN
+    read as :data:`NOT_AVAILABLE`.
     """
-    log_w = np.asarray(logp, dtype=float) - np.asarray(logq, dtype=float)
+    logq = np.asarray(logq, dtype=float)
+    if logq.size and np.isnan(logq).all():
+        return Khat(khat=float("nan"), reading=NOT_AVAILABLE, draws=int(logq.size))
+    log_w = np.asarray(logp, dtype=float) - logq
     if log_w.size < MIN_DRAWS:
         k = float("nan")
     elif not np.isfinite(log_w).all():

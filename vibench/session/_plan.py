@@ -13,16 +13,29 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pymc as pm
 from pymc.vartypes import discrete_types
 
 from vibench.session._errors import PlanError
-from vibench.session._families import canonical_family
+from vibench.session._families import EMPIRICAL, canonical_family, is_particle_family
 
-__all__ = ["REST", "GroupSpec", "Plan", "PlanError", "VariableInfo"]
+__all__ = [
+    "DEFAULT_PARTICLES",
+    "MAX_PARTICLES",
+    "REST",
+    "GroupSpec",
+    "Plan",
+    "PlanError",
+    "VariableInfo",
+]
 
 REST = "rest"
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+#: Particles of an empirical (SVGD) plan by default (PyMC's ``SVGD(n_particles=100)``).
+DEFAULT_PARTICLES = 100
+#: The most particles a plan may ask for (SVGD's kernel matrix is particles x particles).
+MAX_PARTICLES = 5000
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,11 @@ class Plan:
     -----
     Non-rest groups may be empty while a plan is being edited (a new group is often
     created first and filled by a drag); :meth:`check_fittable` refuses empty groups.
+
+    Any family may be set on any group while editing. Empirical groups (a particle
+    cloud, fitted by SVGD) can only be fitted when *every* variable is in an empirical
+    group; :meth:`check_fittable` refuses a plan that mixes them with other families.
+    The plan's :attr:`particles` is the size of the particle cloud.
     """
 
     def __init__(self, variables: list[VariableInfo], rest_family: str = "mean_field") -> None:
@@ -140,6 +158,7 @@ class Plan:
         self._groups: dict[str, tuple[list[str], str]] = {}
         self._rest_family = canonical_family(rest_family)
         self._next = 1
+        self._particles = DEFAULT_PARTICLES
 
     # -- reading -----------------------------------------------------------------
     @property
@@ -161,6 +180,29 @@ class Plan:
             if g.id == group_id:
                 return g
         raise AssertionError("unreachable")
+
+    @property
+    def particles(self) -> int:
+        """Number of particles of the empirical groups (all share one particle cloud)."""
+        return self._particles
+
+    def has_particles(self) -> bool:
+        """Whether any group (the rest group included) has the empirical family."""
+        return is_particle_family(self._rest_family) or any(
+            is_particle_family(fam) for _, fam in self._groups.values()
+        )
+
+    def is_particle_plan(self) -> bool:
+        """Whether the groups that hold variables are all empirical (an SVGD plan)."""
+        fitted = self._fitted_families()
+        return bool(fitted) and all(is_particle_family(fam) for _, fam in fitted)
+
+    def _fitted_families(self) -> list[tuple[str, str]]:
+        """``(id, family)`` of the groups a build would create (the rest group if non-empty)."""
+        out = [(gid, fam) for gid, (vs, fam) in self._groups.items() if vs]
+        if self.rest_variables():
+            out.append((REST, self._rest_family))
+        return out
 
     def rest_variables(self) -> list[str]:
         """Continuous variables in no explicit group (those the rest group takes)."""
@@ -204,6 +246,34 @@ class Plan:
                 raise PlanError(f"group {gid!r} is empty; move a variable into it or remove it")
         if not self.rest_variables() and not self._groups:
             raise PlanError("the plan has no variables to fit")
+        self._check_particles_alone()
+
+    def _check_particles_alone(self) -> None:
+        """Empirical groups are fitted by SVGD only when every variable is in one.
+
+        SVGD (PyMC's ``KSD`` operator) moves each particle with the gradient of the
+        model's log density at that particle, which needs a value of *every* variable
+        per particle. A mean-field, full-rank or flow group next to it would have to be
+        fitted by the ELBO, and the ELBO needs log q, which particles do not have. So
+        an empirical plan has only empirical groups; several empirical groups are one
+        particle cloud (PyMC joins their histograms) with :attr:`particles` particles.
+        """
+        fitted = self._fitted_families()
+        particles = [gid for gid, fam in fitted if is_particle_family(fam)]
+        if not particles or len(particles) == len(fitted):
+            return
+        others = [f"group {gid!r} ({fam})" for gid, fam in fitted if not is_particle_family(fam)]
+        if len(particles) == 1:
+            which, verb, it = f"group {particles[0]!r}", "is", "it"
+        else:
+            which, verb, it = f"groups {particles}", "are", "they"
+        raise PlanError(
+            f"{which} {verb} empirical: a particle cloud fitted by SVGD, which moves the "
+            f"particles of the whole posterior at once, so {it} cannot be fitted next to "
+            f"{', '.join(others)} (fitted by the ELBO, which particles cannot be). Either "
+            f"set every group to {EMPIRICAL!r} (e.g. put all variables in the rest group "
+            f"and make it {EMPIRICAL!r}), or give {which} another family."
+        )
 
     # -- edits (each validates first, then applies) ------------------------------
     def add_group(
@@ -262,6 +332,10 @@ class Plan:
             vs, _ = self._groups[group_id]
             self._groups[group_id] = (vs, fam)
 
+    def set_particles(self, particles: int) -> None:
+        """Set the number of particles of the empirical groups (2 to :data:`MAX_PARTICLES`)."""
+        self._particles = _check_particles(particles)
+
     def remove_group(self, group_id: str) -> None:
         """Remove group ``group_id``; its variables go back to the rest group."""
         if group_id == REST:
@@ -279,19 +353,29 @@ class Plan:
 
     def key(self) -> tuple:
         """A hashable value equal for plans that build the same approximation."""
-        return (
+        key = (
             tuple((gid, tuple(vs), fam) for gid, (vs, fam) in self._groups.items()),
             self._rest_family,
         )
+        if self.has_particles():
+            key += (("particles", self._particles),)
+        return key
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description: ``{"groups": [{"id", "family", "variables"}, ...]}``."""
-        return {
+        """JSON-ready description: ``{"groups": [{"id", "family", "variables"}, ...]}``.
+
+        A plan with an empirical group (or a particle count other than the default)
+        also has ``"particles"``, the size of the particle cloud.
+        """
+        out: dict[str, Any] = {
             "groups": [
                 {"id": g.id, "family": g.family, "variables": list(g.variables)}
                 for g in self.groups
             ]
         }
+        if self.has_particles() or self._particles != DEFAULT_PARTICLES:
+            out["particles"] = self._particles
+        return out
 
     @classmethod
     def from_dict(cls, variables: list[VariableInfo], data: Any) -> Plan:
@@ -359,4 +443,19 @@ class Plan:
                 f"{expected}"
             )
         plan._next = max_num + 1
+        if "particles" in data:
+            plan._particles = _check_particles(data["particles"])
         return plan
+
+
+def _check_particles(value: Any) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or not 2 <= value <= MAX_PARTICLES
+    ):
+        raise PlanError(
+            f"particles must be an int from 2 to {MAX_PARTICLES} (SVGD needs at least two "
+            f"particles to spread them), got {value!r}"
+        )
+    return int(value)

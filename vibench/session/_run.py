@@ -49,13 +49,20 @@ class FitSettings:
         PyMC's :class:`~pymc.variational.callbacks.CheckParametersConvergence` (relative
         change of the variational parameters, infinity norm, every ``window``
         iterations).
+    temperature : float
+        Temperature of the Stein gradient for empirical (particle) plans, fitted by
+        SVGD: the model's log density is divided by it, so a temperature above 1 spreads
+        the particles wider, below 1 draws them together (PyMC's ``KSD(temperature=)``,
+        default 1, which targets the posterior itself). Other plans ignore it.
 
     Notes
     -----
-    ``optimizer``, ``learning_rate`` and ``obj_n_mc`` are compiled into the step
-    function: changing one compiles a new step function (once; switching back reuses
-    the earlier one). ``iterations``, ``seed``, ``tolerance`` and ``window`` never
-    cause a compile.
+    ``optimizer``, ``learning_rate``, ``obj_n_mc`` and ``temperature`` are compiled into
+    the step function: changing one compiles a new step function (once; switching back
+    reuses the earlier one). ``iterations``, ``seed``, ``tolerance`` and ``window``
+    never cause a compile. Empirical plans ignore ``obj_n_mc`` (SVGD uses every
+    particle at each step). The number of particles belongs to the plan (it sizes the
+    approximation), not to the settings.
     """
 
     iterations: int = 10_000
@@ -66,6 +73,7 @@ class FitSettings:
     tolerance: float | None = None
     window: int = 100
     convergence: str = "elbo"
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         def bad(msg: str) -> ValueError:
@@ -106,19 +114,28 @@ class FitSettings:
         w = self.window
         if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < 1:
             raise bad(f"window must be an int >= 1, got {w!r}")
+        temp = self.temperature
+        if (
+            isinstance(temp, bool)
+            or not isinstance(temp, int | float | np.floating | np.integer)
+            or not math.isfinite(temp)
+            or temp <= 0
+        ):
+            raise bad(f"temperature must be a positive number, got {temp!r}")
         # normalise numpy scalars to plain Python for JSON
         object.__setattr__(self, "iterations", int(self.iterations))
         object.__setattr__(self, "learning_rate", float(lr))
         object.__setattr__(self, "obj_n_mc", int(n_mc))
         object.__setattr__(self, "window", int(w))
+        object.__setattr__(self, "temperature", float(temp))
         if seed is not None:
             object.__setattr__(self, "seed", int(seed))
         if tol is not None:
             object.__setattr__(self, "tolerance", float(tol))
 
-    def compile_key(self) -> tuple[str, float, int]:
+    def compile_key(self) -> tuple[str, float, int, float]:
         """The settings a step function is compiled with."""
-        return (self.optimizer, self.learning_rate, self.obj_n_mc)
+        return (self.optimizer, self.learning_rate, self.obj_n_mc, self.temperature)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""

@@ -4,6 +4,10 @@ The function returns, for ``draws`` draws from q, every free variable and
 deterministic in the constrained space, plus ``log p(z)`` (the model's joint log
 density in the unconstrained space, Jacobian included) and ``log q(z)`` on the *same*
 draws, which is what PSIS needs.
+
+A particle (empirical) approximation has no density: its draws are particles picked
+uniformly with replacement, and its ``log q`` comes back as NaN (not defined), which
+:func:`~vibench.session._diagnostics.psis_khat` reads as "k-hat not available".
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ class Sampler:
         A built approximation.
     compile_kwargs : dict
         Passed to :func:`pymc.pytensorf.compile`.
+
+    Attributes
+    ----------
+    has_logq : bool
+        Whether q has a density; ``False`` for particle (empirical) approximations,
+        whose ``log q`` is returned as NaN.
     """
 
     def __init__(self, approx: Any, compile_kwargs: dict[str, Any]) -> None:
@@ -43,7 +53,8 @@ class Sampler:
         batched = {vv: approx.rslice(vv.name) for vv in value_vars}
         draws = pt.iscalar("draws")
         vectorized = vectorize_graph([*outs, logp], batched)
-        graphs = [*vectorized, approx.symbolic_logq]
+        self.has_logq = bool(approx.has_logq)
+        graphs = [*vectorized, approx.symbolic_logq] if self.has_logq else list(vectorized)
         graphs = approx.set_size_and_deterministic(graphs, draws, 0)
         self._rngs = find_rng_nodes(graphs)
         self._fn = pm_compile([draws], graphs, **compile_kwargs)
@@ -58,10 +69,15 @@ class Sampler:
         values : dict of str to numpy.ndarray
             Constrained draws, leading axis ``draws``.
         logp, logq : numpy.ndarray
-            Shape ``(draws,)``.
+            Shape ``(draws,)``; ``logq`` is all NaN when q has no density
+            (:attr:`has_logq` false: a particle approximation).
         """
         if seed is not None:
             reseed_rngs(self._rngs, seed)
-        *values, logp, logq = self._fn(int(draws))
+        if self.has_logq:
+            *values, logp, logq = self._fn(int(draws))
+        else:
+            *values, logp = self._fn(int(draws))
+            logq = np.full(np.shape(logp), np.nan)
         out = {n: np.asarray(v) for n, v in zip(self.names, values, strict=True)}
         return out, np.asarray(logp, dtype=float), np.asarray(logq, dtype=float)

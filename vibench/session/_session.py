@@ -328,6 +328,16 @@ class Session:
         """Build the approximation for the current plan (no compile)."""
         self._plan.check_fittable()
         model = self.model
+        if self._plan.is_particle_plan():
+            # empirical groups only: a particle cloud moved by SVGD (see _particles.py)
+            from vibench.session._particles import ParticleStep, build_particles
+
+            approx, inference = build_particles(
+                model, self._plan.groups, self._plan.particles, seed
+            )
+            fitted = _Fitted(approx, inference, self._plan.key())
+            fitted.step_class = ParticleStep
+            return fitted
         with model:
             groups = []
             for g in self._plan.groups:
