@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from vibench import flows
-from vibench.engine import Approximation, Group, NormalizingFlowGroup
+from vibench.engine import Approximation, Group, NormalizingFlowGroup, minibatch_latent
 
 if TYPE_CHECKING:
     from vibench import models
@@ -29,6 +29,7 @@ __all__ = [
     "Workbench",
     "__version__",
     "flows",
+    "minibatch_latent",
     "models",
 ]
 

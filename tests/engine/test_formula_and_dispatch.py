@@ -11,11 +11,12 @@ from pymc.variational.opvi import Group as PyMCGroup
 
 import vibench
 from vibench import Group, NormalizingFlowGroup
+from vibench.engine import BatchedGroup
 from vibench.engine.errors import (
+    AmortizedGroupError,
     FlowFormulaError,
     FlowParamsError,
     UnknownFamilyError,
-    UnsupportedGroupOptionError,
 )
 from vibench.flows import format_formula, formula_from_params, parse_formula
 
@@ -244,17 +245,22 @@ def test_unknown_families_list_pymc_and_flow_names(model, vfam):
 
 @pytest.mark.parametrize("vfam", ["mf", "fr", "planar", "scale-loc"])
 @pytest.mark.parametrize(
-    "kwargs",
-    [
-        {"local": True},
-        {"rowwise": True},
-        {"options": {"local": True}},
-        {"options": {"rowwise": 1}},
-    ],
-    ids=["local", "rowwise", "options-local", "options-rowwise"],
+    "kwargs", [{"rowwise": True}, {"options": {"rowwise": 1}}], ids=["rowwise", "options"]
 )
-def test_local_and_rowwise_are_refused(model, vfam, kwargs):
-    with model, pytest.raises(UnsupportedGroupOptionError, match="not supported yet"):
+def test_rowwise_dispatches_to_a_batched_group(model, vfam, kwargs):
+    with model:
+        group = Group([model["x"]], vfam=vfam, **kwargs)
+    assert isinstance(group, BatchedGroup)
+    assert group.rowwise
+    assert not group.local
+
+
+@pytest.mark.parametrize("vfam", ["mf", "fr", "planar", "scale-loc"])
+@pytest.mark.parametrize(
+    "kwargs", [{"local": True}, {"options": {"local": True}}], ids=["local", "options"]
+)
+def test_local_with_a_family_name_asks_for_encoder_params(model, vfam, kwargs):
+    with model, pytest.raises(AmortizedGroupError, match="takes params"):
         Group([model["x"]], vfam=vfam, **kwargs)
 
 

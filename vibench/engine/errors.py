@@ -10,10 +10,14 @@ from __future__ import annotations
 from pymc.variational.opvi import GroupError, ParametrizationError
 
 __all__ = [
+    "AmortizedGroupError",
+    "BatchedGroupError",
     "FlowFormulaError",
     "FlowParamsError",
     "GroupError",
     "ParametrizationError",
+    "RowwiseGroupError",
+    "UnbatchableFamilyError",
     "UnknownFamilyError",
     "UnsupportedGroupOptionError",
 ]
@@ -47,7 +51,33 @@ class FlowParamsError(ParametrizationError, _PlainMessageKeyError):
 
 
 class UnsupportedGroupOptionError(NotImplementedError, TypeError, ValueError):
-    """A group option vibench does not implement yet (``local=True``, ``rowwise=True``).
+    """A group option a group class does not implement.
 
-    PyMC 6 accepts these keywords and silently ignores them; vibench refuses them.
+    PyMC 6 accepts ``local=True`` / ``rowwise=True`` and silently ignores them. vibench
+    implements them through the :class:`vibench.Group` factory; a group class called
+    directly (``NormalizingFlowGroup(..., local=True)``) refuses them with this error.
     """
+
+
+class BatchedGroupError(GroupError, ValueError):
+    """Misuse of an amortized (``local=True``) or row-wise (``rowwise=True``) group.
+
+    Raised for ``local`` together with ``rowwise``, and for variables without a leading
+    axis of rows. A ``TypeError`` (through PyMC's ``GroupError``) and a ``ValueError``.
+    """
+
+
+class AmortizedGroupError(BatchedGroupError):
+    """Misuse of an amortized (``local=True``, AEVB) group.
+
+    ``vfam`` instead of ``params`` (the encoder's outputs), no variable or more than one,
+    or a minibatched model whose local variable carries no ``total_size``.
+    """
+
+
+class RowwiseGroupError(BatchedGroupError):
+    """Misuse of a row-wise group: no variables, or variables with different row counts."""
+
+
+class UnbatchableFamilyError(UnsupportedGroupOptionError, BatchedGroupError):
+    """A family that cannot be amortized or made row-wise (``empirical``: particles)."""

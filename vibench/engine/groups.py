@@ -17,6 +17,7 @@ from pytensor.graph.replace import graph_replace
 from pytensor.tensor.variable import TensorVariable
 
 from vibench.engine._init import initial_chain_values
+from vibench.engine.batched import batched_group_class, check_batched_arguments
 from vibench.engine.errors import (
     FlowFormulaError,
     FlowParamsError,
@@ -35,18 +36,30 @@ from vibench.engine.flows import (
 
 __all__ = ["Group", "NormalizingFlowGroup", "pymc_family_names"]
 
-_UNSUPPORTED_OPTIONS = ("local", "rowwise")
+_BATCH_OPTIONS = ("local", "rowwise")
+
+
+def _batch_options(
+    options: Mapping[str, Any] | None, kwargs: dict[str, Any]
+) -> tuple[bool, bool, dict[str, Any]]:
+    """Read (and remove) ``local`` / ``rowwise`` from the keywords and ``options``."""
+    options = dict(options or {})
+    flags = []
+    for name in _BATCH_OPTIONS:
+        flags.append(bool(kwargs.pop(name, False)) or bool(options.pop(name, False)))
+    return flags[0], flags[1], options
 
 
 def _refuse_unsupported(options: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> None:
-    """Raise for ``local=True`` / ``rowwise=True``; drop them when falsy."""
-    for name in _UNSUPPORTED_OPTIONS:
+    """Raise for ``local=True`` / ``rowwise=True`` given to a group class directly."""
+    for name in _BATCH_OPTIONS:
         for where, source in (("keyword", kwargs), ("options", options or {})):
             if source.get(name):
                 raise UnsupportedGroupOptionError(
-                    f"{name}=True ({where}) is not supported yet: amortized and row-wise "
-                    "groups are planned for a later vibench release. PyMC 6 accepts this "
-                    "option and silently ignores it, so vibench refuses it instead."
+                    f"{name}=True ({where}) cannot be given to a group class directly: "
+                    "create amortized and row-wise groups with vibench.Group(..., "
+                    f"{name}=True). PyMC 6 accepts this option and silently ignores it, so "
+                    "vibench refuses it here instead."
                 )
         kwargs.pop(name, None)
 
@@ -343,8 +356,12 @@ class _GroupFactoryMeta(type):
         options: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> opvi.Group:
-        _refuse_unsupported(options, kwargs)
-        group_class = cls.resolve(vfam=vfam, params=params)
+        local, rowwise, options = _batch_options(options, kwargs)
+        if local or rowwise:
+            check_batched_arguments(group, vfam, params, local=local, rowwise=rowwise)
+        group_class = cls.resolve(vfam=vfam, params=params, local=local, rowwise=rowwise)
+        if local or rowwise:
+            kwargs.update(local=local, rowwise=rowwise)
         return group_class(
             group,
             vfam=vfam,
@@ -394,7 +411,11 @@ class Group(metaclass=_GroupFactoryMeta):
     model : pymc.Model, optional
         Defaults to the model on the context stack.
     options : dict, optional
-        Group options.
+        Group options (``local`` / ``rowwise`` may be given here too).
+    local : bool, default False
+        Amortized (AEVB) group: ``params`` are encoder outputs with a leading batch axis.
+    rowwise : bool, default False
+        An independent approximation for every row of the variables' first axis.
     **kwargs
         Passed to the group (``start``, ``start_sigma``, ``trace``, ``size``, ``jitter``...).
 
@@ -411,8 +432,28 @@ class Group(metaclass=_GroupFactoryMeta):
         ``ValueError``; the message names the bad token and lists valid names).
     vibench.engine.errors.FlowParamsError
         ``params`` matches no family (partial parametrization is refused by design).
-    vibench.engine.errors.UnsupportedGroupOptionError
-        ``local=True`` or ``rowwise=True`` (PyMC 6 silently ignores them).
+    vibench.engine.errors.BatchedGroupError
+        ``local=True`` together with ``rowwise=True``, or a variable without rows.
+    vibench.engine.errors.AmortizedGroupError
+        ``local=True`` with ``vfam``, without ``params``, or not exactly one variable.
+    vibench.engine.errors.RowwiseGroupError
+        ``rowwise=True`` with ``group=None`` or variables with different row counts.
+    vibench.engine.errors.UnbatchableFamilyError
+        ``local`` / ``rowwise`` with the empirical family.
+
+    Notes
+    -----
+    **Amortized groups** (``local=True``, autoencoding VB): ``params`` are tensors with a
+    leading batch axis computed by an encoder from data (``{"mu", "rho"}``,
+    ``{"mu", "L_tril"}`` or int-keyed flow params); the group's single variable has its
+    rows on its first axis, and the number of rows follows the tensors at run time.
+    ``logq`` is scaled by ``total_size / rows`` when the variable carries a
+    ``total_size`` (see :func:`vibench.minibatch_latent`). Pass the encoder's weights to
+    ``fit(..., more_obj_params=[...])``.
+
+    **Row-wise groups** (``rowwise=True``): ``vfam`` (``"mf"``, ``"fr"`` or a flow
+    formula) gives every row of the variables' first axis its own independent member of
+    the family. See :mod:`vibench.engine.batched` and ``docs/amortized.md``.
 
     Examples
     --------
@@ -433,7 +474,11 @@ class Group(metaclass=_GroupFactoryMeta):
 
     @staticmethod
     def resolve(
-        vfam: str | None = None, params: Mapping[Any, Any] | None = None
+        vfam: str | None = None,
+        params: Mapping[Any, Any] | None = None,
+        *,
+        local: bool = False,
+        rowwise: bool = False,
     ) -> type[opvi.Group]:
         """The group class ``Group(vfam=..., params=...)`` would create, without creating it.
 
@@ -443,6 +488,9 @@ class Group(metaclass=_GroupFactoryMeta):
             Family name or flow formula.
         params : dict, optional
             Family parameters.
+        local, rowwise : bool
+            Resolve the amortized / row-wise class of the family
+            (:class:`~vibench.engine.batched.BatchedGroup` subclasses).
 
         Returns
         -------
@@ -458,6 +506,19 @@ class Group(metaclass=_GroupFactoryMeta):
             raise TypeError("Cannot call Group with both `vfam` and `params` provided")
         if vfam is None and params is None:
             raise TypeError("Need to call Group with either `vfam` or `params` provided")
+        if vfam is not None and not isinstance(vfam, str):
+            raise TypeError(f"vfam must be a str, got {type(vfam).__name__}")
+        if local or rowwise:
+            if local and rowwise:
+                check_batched_arguments(None, vfam, params, local=True, rowwise=True)
+            try:
+                return batched_group_class(vfam, params, local=local, rowwise=rowwise)
+            except FlowFormulaError as err:
+                if isinstance(err, FlowParamsError):
+                    raise
+                raise UnknownFamilyError(
+                    f"{err}. PyMC families: mean_field (mf), full_rank (fr)"
+                ) from None
         if vfam is not None:
             if not isinstance(vfam, str):
                 raise TypeError(f"vfam must be a str, got {type(vfam).__name__}")
