@@ -8,6 +8,9 @@ runs the named ones. Each prints its own table of figures; none asserts a speed.
 - ``workbench``: the same with the workbench's live plots on (``workbench_throughput.py``).
 - ``flows``: ELBO of mean-field vs flow stacks on banana and funnel targets, and the
   step throughput of a flow group vs mean-field (``flows_vs_mean_field.py``).
+- ``instant``: click-to-first-point latency (empty and warm caches), re-plan latency,
+  steady throughput vs plain ``pm.fit`` with the backend chosen, and live frame
+  costs, per demo model and family (``instant_feedback.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ BENCHMARKS = {
     "session": "session_throughput.py",
     "workbench": "workbench_throughput.py",
     "flows": "flows_vs_mean_field.py",
+    "instant": "instant_feedback.py",
 }
 
 

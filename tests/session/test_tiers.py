@@ -7,10 +7,10 @@ import time
 import types
 
 import numpy as np
+import pymc as pm
 import pytest
 
-from vibench.session import Session, StepFunction
-from vibench.session import _backends, _runner
+from vibench.session import Session, StepFunction, _backends, _runner
 from vibench.session._backends import BackendMemory, available_backends, fingerprint
 
 from .conftest import FAST, normal_model
@@ -68,7 +68,8 @@ def test_first_point_comes_from_the_fast_tier_at_once():
     run = s.fit(50, seed=1)
     assert run.backends[0] == (0, "fast_compile")
     assert 0 < run.first_step_seconds < 60
-    assert run.status == "finished" and run.iterations == 50
+    assert run.status == "finished"
+    assert run.iterations == 50
 
 
 def test_auto_measures_every_backend_and_remembers_the_winner(tmp_path, monkeypatch):
@@ -85,7 +86,8 @@ def test_auto_measures_every_backend_and_remembers_the_winner(tmp_path, monkeypa
                 break
     s.stop()
     s.wait()
-    assert step is not None and step.settled.is_set(), "no backend was chosen in time"
+    assert step is not None
+    assert step.settled.is_set(), "no backend was chosen in time"
     rates = step.rates
     measured = {k: v for k, v in rates.items() if k != "fast_compile"}
     assert set(measured) == set(available_backends())
@@ -111,7 +113,8 @@ def test_a_backend_that_fails_to_build_leaves_the_fit_on_the_fast_tier(monkeypat
         )
     assert step.built.wait(30)
     assert "broken" in step.build_errors
-    assert step.poll() is None and step.backend == "fast_compile"
+    assert step.poll() is None
+    assert step.backend == "fast_compile"
     loss = step()
     assert np.isfinite(loss)
 
@@ -153,3 +156,32 @@ def test_fingerprint_follows_the_plan_and_settings():
     assert fingerprint(s.model, s.to_dict()["plan"], key) != a
     s.configure(learning_rate=0.5)
     assert fingerprint(s.model, s.to_dict()["plan"], s.settings.compile_key()) != a
+
+
+def _normal_with_scale() -> pm.Model:
+    y = np.random.default_rng(0).normal(1.0, 0.5, size=50)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 10.0)
+        sigma = pm.HalfNormal("sigma", 2.0)
+        pm.Normal("y", mu, sigma, observed=y)
+    return model
+
+
+def test_live_draws_compile_once_per_plan_and_follow_the_fit():
+    s = Session(_normal_with_scale(), compile_kwargs=FAST)
+    s.fit(10, seed=0, learning_rate=0.05)
+    before = s.sample_compile_count
+    first = s.draws(200, seed=1)
+    assert set(first) == {"mu", "sigma"}
+    assert first["mu"].shape == (200,)
+    assert (first["sigma"] > 0).all()  # constrained space
+    s.fit(1_500, learning_rate=0.05)
+    later = s.draws(200, seed=1)
+    assert s.sample_compile_count == before + 1  # frames never compile again
+    assert s.compile_count == 1
+    # the draws follow the fitted parameters (the data have mean 1)
+    assert abs(later["mu"].mean() - 1.0) < abs(first["mu"].mean() - 1.0)
+    np.testing.assert_allclose(later["mu"], s.draws(200, seed=1)["mu"])  # seeded
+    s.set_family("rest", "full_rank")
+    s.draws(5)
+    assert s.sample_compile_count == before + 2  # a new plan compiles its own

@@ -78,6 +78,9 @@ class StepFunction:
     on_choice : callable, optional
         Called as ``on_choice(backend, rates)`` once every backend has been measured
         (``rates``: iterations per second of each), to remember the choice.
+    update_kwargs : dict, optional
+        More keyword arguments of ``objective.updates`` (e.g. ``more_obj_params`` and
+        ``more_replacements`` for an amortized group's encoder and minibatches).
     """
 
     #: Name of the first tier of a tiered step.
@@ -92,11 +95,13 @@ class StepFunction:
         backends: Sequence[str] | None = None,
         model: Any = None,
         on_choice: Callable[[str, dict[str, float]], None] | None = None,
+        update_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.key = settings.compile_key()
         updates = objective.updates(
             obj_n_mc=settings.obj_n_mc,
             obj_optimizer=make_optimizer(settings.optimizer, settings.learning_rate),
+            **(update_kwargs or {}),
         )
         self._loss = updates.loss
         self._updates = dict(updates)
