@@ -43,9 +43,11 @@ def test_the_trace_is_one_continuous_run_across_the_switch():
     # so no step was lost or repeated and the optimizer state carried over
     plain = Session("eight_schools", compile_kwargs=FAST)
     reference = plain.fit(run.iterations, seed=3)
-    np.testing.assert_allclose(run.elbo, reference.elbo, rtol=1e-9, atol=1e-9)
+    # (here they agree to 1e-14; the tolerance leaves room for compilers that round
+    # differently, while a lost or repeated step would move them by ~1e-2)
+    np.testing.assert_allclose(run.elbo, reference.elbo, rtol=1e-6, atol=1e-6)
     for a, b in zip(tiered._fitted.params(), plain._fitted.params(), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
     assert tiered.compile_count == 1
 
 
