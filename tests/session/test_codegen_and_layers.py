@@ -7,13 +7,14 @@ import os
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 
 from vibench.session import Session
 
 
-def _run(code: str, env_extra: dict[str, str] | None = None) -> str:
+def _run(code: str, env_extra: dict[str, str] | None = None, *, stderr: bool = False) -> Any:
     env = dict(os.environ)
     for key, value in (env_extra or {}).items():
         env[key] = ",".join(filter(None, [env.get(key, ""), value]))
@@ -26,7 +27,7 @@ def _run(code: str, env_extra: dict[str, str] | None = None) -> str:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
+    return (proc.stdout, proc.stderr) if stderr else proc.stdout
 
 
 @pytest.mark.slow
@@ -48,7 +49,9 @@ def test_to_code_rebuilds_the_same_groups_and_settings(session):
         }))
         """
     )
-    out = _run(probe, {"PYTENSOR_FLAGS": "mode=FAST_COMPILE"})
+    out, err = _run(probe, {"PYTENSOR_FLAGS": "mode=FAST_COMPILE"}, stderr=True)
+    # quiet: PyMC's "Finished [100%]: Average Loss = ..." log line is turned off
+    assert "Finished [100%]" not in out + err
     result = json.loads(out.strip().splitlines()[-1])
     assert result["groups"] == [
         ["FullRankGroup", ["mu"]],

@@ -15,9 +15,16 @@ import pytensor.tensor as pt
 import pytest
 
 from tests.session.conftest import FAST, normal_model
-from vibench.session import FitSettings, PlanError, Session
-from vibench.session._diagnostics import NOT_AVAILABLE, psis_khat
-from vibench.session._families import TRACE_LABEL, is_particle_plan, trace_label
+from vibench.session import (
+    NOT_AVAILABLE,
+    FitSettings,
+    PlanError,
+    Session,
+    SessionBusyError,
+    trace_label,
+)
+from vibench.session._diagnostics import psis_khat
+from vibench.session._families import TRACE_LABEL, is_particle_plan
 from vibench.session._particles import ParticleStep
 
 N_OBS = 20
@@ -215,10 +222,52 @@ def test_particle_count_is_part_of_the_plan():
     assert "particles" not in s.to_dict()["plan"]  # no empirical group: nothing to say
     s.set_family("rest", "empirical")
     key = s._plan.key()
-    s._plan.set_particles(40)
+    assert s.particles == 100
+    s.set_particles(40)
+    assert s.particles == 40
     assert s._plan.key() != key  # a new count rebuilds the approximation
     assert plain != key
     assert s.to_dict()["plan"]["particles"] == 40
+    with pytest.raises(PlanError, match="particles must be an int from 2"):
+        s.set_particles(1)
+    assert s.particles == 40
+
+
+def test_set_particles_is_a_plan_edit():
+    s = Session(normal_model(), compile_kwargs=FAST)
+    s.set_family("rest", "empirical")
+    changes = []
+    s.on_change(lambda _s: changes.append(s.particles))
+    s.set_particles(12)
+    assert changes == [12]  # listeners (the board) hear of it
+    s.fit(3, learning_rate=0.05)
+    assert s.build().groups[0].histogram.get_value().shape == (12, 1)
+    s.set_particles(15)  # a new count: a new cloud
+    assert s.approximation is None
+    run = s.start(10_000_000)
+    try:
+        with pytest.raises(SessionBusyError):
+            s.set_particles(20)
+    finally:
+        s.stop()
+        s.wait(timeout=30)
+    assert s.particles == 15
+    assert run.plan["particles"] == 15
+
+
+def test_temperature_through_configure_fit_and_start():
+    s = _particle_session(particles=10, seed=1)
+    assert s.configure(temperature=2.0).temperature == 2.0
+    s.fit(2)
+    assert s.runs[-1].settings.temperature == 2.0
+    s.fit(2, temperature=3.0)
+    assert s.settings.temperature == 3.0
+    run = s.start(2, temperature=0.5)
+    s.wait(timeout=60)
+    assert run.settings.temperature == 0.5
+    with pytest.raises(ValueError, match="temperature must be a positive number"):
+        s.configure(temperature=0)
+    assert s.settings.temperature == 0.5
 
 
 # ---------------------------------------------------------------- the loop
@@ -247,8 +296,7 @@ def test_stop_resume_reset_without_recompiling():
     assert again.start_iteration == 0
     assert s.compile_count == 1
     # a new temperature compiles one new step on the same particles
-    s._settings = FitSettings(learning_rate=0.05, temperature=2.0)
-    s.fit(5)
+    s.fit(5, temperature=2.0)
     assert s.compile_count == 2
 
 
@@ -265,10 +313,10 @@ def test_non_finite_log_density_ends_the_run_with_finite_particles():
     assert np.isfinite(run.elbo).all()
     assert np.isfinite(_particles(s)).all()  # the last particles of finite values
     assert f"iteration {run.iterations + 1}" in run.message
+    assert "a particle moved where the model's log density is not finite" in run.message
     # as for other families: reset, then fit with saner settings
     s.reset()
-    s._settings = FitSettings(learning_rate=0.05)  # temperature 1: sd 1, far from the wall
-    again = s.fit(200)
+    again = s.fit(200, temperature=1.0)  # sd 1, far from the wall
     assert again.status == "finished"
 
 

@@ -8,14 +8,16 @@ computes diagnostics.
 
 from __future__ import annotations
 
-from vibench.session._diagnostics import Khat, khat_reading
+from vibench.session._diagnostics import NOT_AVAILABLE, Khat, khat_reading
 from vibench.session._errors import PlanError, SessionBusyError
+from vibench.session._families import trace_label
 from vibench.session._plan import REST, GroupSpec, VariableInfo
 from vibench.session._run import STATUSES, FitSettings, Progress, Run
 from vibench.session._runner import StepFunction
 from vibench.session._session import Session
 
 __all__ = [
+    "NOT_AVAILABLE",
     "REST",
     "STATUSES",
     "FitSettings",
@@ -29,4 +31,5 @@ __all__ = [
     "StepFunction",
     "VariableInfo",
     "khat_reading",
+    "trace_label",
 ]

@@ -59,6 +59,14 @@ class VariableInfo:
     size: int
     discrete: bool
 
+    @property
+    def rows(self) -> int | None:
+        """Length of the first axis (the rows a row-wise group fits one by one), or ``None``.
+
+        ``None`` for a scalar, which has no rows and cannot be in a row-wise group.
+        """
+        return self.shape[0] if self.shape else None
+
 
 @dataclass(frozen=True)
 class GroupSpec:
@@ -71,12 +79,27 @@ class GroupSpec:
     variables : list of str
         Names of the variables in the group, in model order.
     family : str
-        A PyMC short name (``"mean_field"``, ``"full_rank"``) or a canonical flow formula.
+        A PyMC short name (``"mean_field"``, ``"full_rank"``, ``"empirical"``) or a
+        canonical flow formula. For a group built in Python (``custom``), the family of
+        the group object as the engine names it.
+    rowwise : bool
+        Whether every row of the group's variables (their first axis) gets its own,
+        independent approximation (``vibench.Group(..., rowwise=True)``).
+    custom : bool
+        Whether the group was built in Python and added with
+        :meth:`~vibench.Session.add_custom_group` (e.g. an amortized group). The plan
+        keeps it as it is: its variables cannot be moved, its family cannot be changed.
+    label : str
+        How a custom group is described (e.g. ``"amortized mean-field"``); ``""`` for
+        the other groups, which are described by their family.
     """
 
     id: str
     variables: list[str]
     family: str
+    rowwise: bool = False
+    custom: bool = False
+    label: str = ""
 
     @property
     def is_rest(self) -> bool:
@@ -150,6 +173,11 @@ class Plan:
     cloud, fitted by SVGD) can only be fitted when *every* variable is in an empirical
     group; :meth:`check_fittable` refuses a plan that mixes them with other families.
     The plan's :attr:`particles` is the size of the particle cloud.
+
+    A non-rest group may be *row-wise* (:meth:`set_rowwise`): each row of its variables
+    (their first axis, of the same length for all of them) is approximated on its own.
+    A *custom* group (:meth:`add_custom`) stands for a group object built in Python; the
+    plan only records which variables it holds and refuses to edit it.
     """
 
     def __init__(self, variables: list[VariableInfo], rest_family: str = "mean_field") -> None:
@@ -159,6 +187,9 @@ class Plan:
         self._rest_family = canonical_family(rest_family)
         self._next = 1
         self._particles = DEFAULT_PARTICLES
+        self._rowwise: set[str] = set()
+        #: id -> label of the groups built in Python
+        self._custom: dict[str, str] = {}
 
     # -- reading -----------------------------------------------------------------
     @property
@@ -169,7 +200,17 @@ class Plan:
     @property
     def groups(self) -> list[GroupSpec]:
         """The groups in creation order, the rest group last."""
-        out = [GroupSpec(gid, list(vs), fam) for gid, (vs, fam) in self._groups.items()]
+        out = [
+            GroupSpec(
+                gid,
+                list(vs),
+                fam,
+                rowwise=gid in self._rowwise,
+                custom=gid in self._custom,
+                label=self._custom.get(gid, ""),
+            )
+            for gid, (vs, fam) in self._groups.items()
+        ]
         out.append(GroupSpec(REST, self.rest_variables(), self._rest_family))
         return out
 
@@ -228,6 +269,48 @@ class Plan:
     def _check_group(self, group_id: Any) -> None:
         if group_id != REST and group_id not in self._groups:
             raise PlanError(f"unknown group {group_id!r}; groups are {self.group_ids()}")
+
+    def _custom_refusal(self, group_id: str, what: str) -> PlanError:
+        label = self._custom[group_id]
+        return PlanError(
+            f"group {group_id!r} ({label}) was built in Python and added with "
+            f"Session.add_custom_group, so {what}. Remove it from Python with "
+            f"Session.remove_group({group_id!r}) (its variables go back to the rest group) "
+            "and add a new one if it should change."
+        )
+
+    def _check_not_custom_variable(self, name: str, what: str) -> None:
+        for gid in self._custom:
+            if name in self._groups[gid][0]:
+                raise self._custom_refusal(gid, f"{what} ({name!r} belongs to it)")
+
+    def _rowwise_problem(self, names: list[str]) -> str:
+        """Why ``names`` cannot share a row-wise group ("" if they can)."""
+        scalars = [n for n in names if self._variables[n].rows is None]
+        if scalars:
+            return (
+                f"{_names(scalars)} {'has' if len(scalars) == 1 else 'have'} no first axis "
+                "(a scalar); a row-wise group approximates each row of its variables' first "
+                "axis on its own, so it needs variables with a batch dimension"
+            )
+        rows = {n: self._variables[n].rows for n in names}
+        if len(set(rows.values())) > 1:
+            listed = ", ".join(f"{n}: {r}" for n, r in rows.items())
+            return (
+                f"the variables of a row-wise group must have the same number of rows "
+                f"(first-axis length), got {listed}"
+            )
+        return ""
+
+    @staticmethod
+    def _rowwise_family_problem(family: str) -> str:
+        """Why ``family`` cannot be row-wise ("" if it can)."""
+        if is_particle_family(family):
+            return (
+                f"the {EMPIRICAL!r} family (a particle cloud moved by SVGD) cannot be "
+                "row-wise; row-wise groups are mean-field, full-rank or a flow"
+            )
+        return ""
 
     def group_ids(self) -> list[str]:
         """Ids of all groups, the rest group last."""
@@ -296,14 +379,44 @@ class Plan:
                 raise PlanError(f"variable {n!r} is discrete; VI groups take continuous variables")
         if len(set(names)) != len(names):
             raise PlanError(f"variables {names} list a variable twice")
+        for n in names:
+            self._check_not_custom_variable(n, "its variables cannot be moved")
+        gid = self._new_id()
+        for vs, _ in self._groups.values():
+            vs[:] = [v for v in vs if v not in names]
+        self._groups[gid] = (self._sorted(names), fam)
+        return gid
+
+    def _new_id(self) -> str:
         gid = f"g{self._next}"
         while gid in self._groups:
             self._next += 1
             gid = f"g{self._next}"
         self._next += 1
+        return gid
+
+    def add_custom(self, variables: list[str], family: str, label: str) -> str:
+        """Add a group built in Python holding ``variables``; return its id.
+
+        The plan records the variables (taken from their current groups), the family
+        and the label; the group object itself stays with the session. The group cannot
+        be edited afterwards, only removed (:meth:`remove_group`).
+        """
+        names = list(variables)
+        if not names:
+            raise PlanError("a group built in Python must hold at least one variable")
+        if len(set(names)) != len(names):
+            raise PlanError(f"variables {names} list a variable twice")
+        for n in names:
+            info = self._check_variable(n)
+            if info.discrete:
+                raise PlanError(f"variable {n!r} is discrete; VI groups take continuous variables")
+            self._check_not_custom_variable(n, "its variables cannot join another group")
+        gid = self._new_id()
         for vs, _ in self._groups.values():
             vs[:] = [v for v in vs if v not in names]
-        self._groups[gid] = (self._sorted(names), fam)
+        self._groups[gid] = (self._sorted(names), str(family))
+        self._custom[gid] = str(label)
         return gid
 
     def move(self, variable: str, group_id: str) -> None:
@@ -314,6 +427,19 @@ class Plan:
             raise PlanError(
                 f"variable {variable!r} is discrete; VI groups take continuous variables"
             )
+        if group_id in self._custom:
+            raise self._custom_refusal(group_id, "no variable can be moved into it")
+        if group_id == self.group_of(variable):
+            return
+        self._check_not_custom_variable(variable, "its variables cannot be moved")
+        if group_id in self._rowwise:
+            members = [v for v in self._groups[group_id][0] if v != variable]
+            problem = self._rowwise_problem([*members, variable])
+            if problem:
+                raise PlanError(
+                    f"{variable!r} {shape_text(info.shape)} cannot join row-wise group "
+                    f"{group_id!r}: {problem}"
+                )
         for vs, _ in self._groups.values():
             if variable in vs:
                 vs.remove(variable)
@@ -325,12 +451,49 @@ class Plan:
     def set_family(self, group_id: str, family: str) -> None:
         """Set the family of group ``group_id``."""
         self._check_group(group_id)
+        if group_id in self._custom:
+            raise self._custom_refusal(group_id, "its family cannot be changed")
         fam = canonical_family(family)
+        if group_id in self._rowwise:
+            problem = self._rowwise_family_problem(fam)
+            if problem:
+                raise PlanError(
+                    f"group {group_id!r} is row-wise: {problem}. Turn row-wise off first."
+                )
         if group_id == REST:
             self._rest_family = fam
         else:
             vs, _ = self._groups[group_id]
             self._groups[group_id] = (vs, fam)
+
+    def set_rowwise(self, group_id: str, rowwise: bool = True) -> None:
+        """Make group ``group_id`` row-wise (one approximation per row) or not.
+
+        Raises
+        ------
+        PlanError
+            The rest group, a custom group, an empirical group, or variables without a
+            common first axis (a scalar, or different numbers of rows).
+        """
+        self._check_group(group_id)
+        if not isinstance(rowwise, bool | np.bool_):
+            raise PlanError(f"rowwise must be True or False, got {rowwise!r}")
+        if group_id == REST:
+            raise PlanError(
+                "the rest group cannot be row-wise: it takes whatever variables are left, "
+                "and rows need variables with the same first axis. Put the variables in a "
+                "group of their own and make that group row-wise."
+            )
+        if group_id in self._custom:
+            raise self._custom_refusal(group_id, "it cannot be made row-wise from the plan")
+        if not rowwise:
+            self._rowwise.discard(group_id)
+            return
+        names, fam = self._groups[group_id]
+        problem = self._rowwise_family_problem(fam) or self._rowwise_problem(names)
+        if problem:
+            raise PlanError(f"group {group_id!r} cannot be row-wise: {problem}")
+        self._rowwise.add(group_id)
 
     def set_particles(self, particles: int) -> None:
         """Set the number of particles of the empirical groups (2 to :data:`MAX_PARTICLES`)."""
@@ -342,6 +505,8 @@ class Plan:
             raise PlanError("the rest group cannot be removed")
         self._check_group(group_id)
         del self._groups[group_id]
+        self._rowwise.discard(group_id)
+        self._custom.pop(group_id, None)
 
     def _sorted(self, names: list[str]) -> list[str]:
         return [n for n in self._order if n in set(names)]
@@ -354,7 +519,10 @@ class Plan:
     def key(self) -> tuple:
         """A hashable value equal for plans that build the same approximation."""
         key = (
-            tuple((gid, tuple(vs), fam) for gid, (vs, fam) in self._groups.items()),
+            tuple(
+                (gid, tuple(vs), fam, gid in self._rowwise, gid in self._custom)
+                for gid, (vs, fam) in self._groups.items()
+            ),
             self._rest_family,
         )
         if self.has_particles():
@@ -364,15 +532,13 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description: ``{"groups": [{"id", "family", "variables"}, ...]}``.
 
-        A plan with an empirical group (or a particle count other than the default)
-        also has ``"particles"``, the size of the particle cloud.
+        A row-wise group also has ``"rowwise": true``; a group built in Python has
+        ``"custom": true`` and its ``"label"`` (such a plan cannot be loaded back:
+        :meth:`from_dict` refuses it). A plan with an empirical group (or a particle
+        count other than the default) also has ``"particles"``, the size of the
+        particle cloud.
         """
-        out: dict[str, Any] = {
-            "groups": [
-                {"id": g.id, "family": g.family, "variables": list(g.variables)}
-                for g in self.groups
-            ]
-        }
+        out: dict[str, Any] = {"groups": [_group_dict(g) for g in self.groups]}
         if self.has_particles() or self._particles != DEFAULT_PARTICLES:
             out["particles"] = self._particles
         return out
@@ -401,7 +567,7 @@ class Plan:
         for i, g in enumerate(groups):
             if not isinstance(g, dict):
                 raise PlanError(f"group #{i} must be a JSON object, got {type(g).__name__}")
-            extra = set(g) - {"id", "family", "variables"}
+            extra = set(g) - {"id", "family", "variables", "rowwise", "custom", "label"}
             if extra:
                 raise PlanError(f"group #{i} has unknown keys {sorted(map(str, extra))}")
             gid, fam, vs = g.get("id"), g.get("family"), g.get("variables", [])
@@ -414,6 +580,20 @@ class Plan:
             seen_ids.add(gid)
             if not isinstance(fam, str):
                 raise PlanError(f"group {gid!r} needs a 'family' string, got {fam!r}")
+            if g.get("custom", False) is not False:
+                label = g.get("label")
+                what = f" ({label})" if isinstance(label, str) and label else ""
+                raise PlanError(
+                    f"group {gid!r}{what} was built in Python (Session.add_custom_group); "
+                    "a preset cannot rebuild it, since it holds Python objects (e.g. an "
+                    "encoder). Delete that group from the preset, load it, then build the "
+                    "group in Python again and add it with Session.add_custom_group."
+                )
+            if "label" in g:
+                raise PlanError(f"group {gid!r}: only a custom group has a 'label'")
+            rowwise = g.get("rowwise", False)
+            if not isinstance(rowwise, bool):
+                raise PlanError(f"group {gid!r}: 'rowwise' must be true or false, got {rowwise!r}")
             if not isinstance(vs, list) or not all(isinstance(v, str) for v in vs):
                 raise PlanError(f"group {gid!r}: 'variables' must be a list of names")
             for v in vs:
@@ -426,11 +606,15 @@ class Plan:
                 if info.discrete:
                     raise PlanError(f"variable {v!r} is discrete; it cannot be in a group")
             if gid == REST:
+                if rowwise:
+                    raise PlanError("the rest group cannot be row-wise")
                 rest_seen = True
                 plan._rest_family = canonical_family(fam)
                 rest_vars = list(vs)
             else:
                 plan._groups[gid] = (plan._sorted(list(vs)), canonical_family(fam))
+                if rowwise:
+                    plan.set_rowwise(gid, True)
                 m = re.fullmatch(r"g(\d{1,9})", gid)
                 if m:
                     max_num = max(max_num, int(m.group(1)))
@@ -446,6 +630,25 @@ class Plan:
         if "particles" in data:
             plan._particles = _check_particles(data["particles"])
         return plan
+
+
+def _group_dict(g: GroupSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": g.id, "family": g.family, "variables": list(g.variables)}
+    if g.rowwise:
+        out["rowwise"] = True
+    if g.custom:
+        out["custom"] = True
+        out["label"] = g.label
+    return out
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """``(shape (3, 2))`` or ``(a scalar)``, for messages."""
+    return f"(shape {tuple(shape)})" if shape else "(a scalar)"
 
 
 def _check_particles(value: Any) -> int:

@@ -31,7 +31,7 @@ from pytensor.tensor.random.type import RandomType
 from vibench.session._optimizers import make_optimizer
 from vibench.session._run import FitSettings, Progress, Run
 
-__all__ = ["BACKEND_MODES", "StepFunction", "run_loop"]
+__all__ = ["BACKEND_MODES", "StepFunction", "pure_python", "run_loop"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,11 +108,13 @@ class StepFunction:
         self._model = model
         self._on_choice = on_choice
         seed = objective.approx.rng.randint(2**30, dtype=np.int64)
+        tier = pure_python() if backends is not None else contextlib.nullcontext()
         if backends is not None:
             compile_kwargs = {"mode": "FAST_COMPILE"}
-        self.fn = pm_compile(
-            [], updates.loss, updates=self._updates, random_seed=seed, **compile_kwargs
-        )
+        with tier:
+            self.fn = pm_compile(
+                [], updates.loss, updates=self._updates, random_seed=seed, **compile_kwargs
+            )
         self.fn.trust_input = True
         #: The backend of :attr:`fn` (``"fast_compile"`` first on a tiered step).
         self.backend = self.FIRST_TIER if backends is not None else _mode_name(compile_kwargs)
@@ -136,6 +138,7 @@ class StepFunction:
         #: Errors of backends that failed to build, by backend name.
         self.build_errors: dict[str, str] = {}
         self._final_round: list[str] | None = None
+        self._tainted = False
         if backends:
             self._thread = threading.Thread(
                 target=self._build_backends,
@@ -196,6 +199,16 @@ class StepFunction:
         self.built.set()
 
     def _compile(self, name: str) -> Any:
+        epoch = _PURE_PYTHON_EPOCH[0]
+        try:
+            return self._compile_backend(name)
+        finally:
+            if _PURE_PYTHON_EPOCH[0] != epoch:
+                # another step's first tier turned the C compiler off for a moment:
+                # this build may be slower than it should, so do not remember its rate
+                self._tainted = True
+
+    def _compile_backend(self, name: str) -> Any:
         mode = BACKEND_MODES[name]
         ctx = self._model if self._model is not None else contextlib.nullcontext()
         with ctx, warnings.catch_warnings():
@@ -248,7 +261,7 @@ class StepFunction:
         for n in list(self._functions):  # free the losers' compiled code
             if n != best:
                 del self._functions[n]
-        if self._on_choice is not None:
+        if self._on_choice is not None and not self._tainted:
             try:
                 self._on_choice(best, {n: rates[n] for n in self._final_round if n in rates})
             except Exception:
@@ -260,6 +273,25 @@ class StepFunction:
         self.fn = self._functions[name]
         self._skip_next_rate = True
         return self.fn
+
+
+#: Counts the first-tier compiles that switched the C compiler off (see pure_python).
+_PURE_PYTHON_EPOCH = [0]
+
+
+@contextlib.contextmanager
+def pure_python():
+    """Compile with PyTensor's C compiler switched off, so that nothing waits for gcc.
+
+    ``FAST_COMPILE`` runs its own nodes in Python, but ops with an inner graph (e.g.
+    ``AllocDiag`` in a full-rank group) link that graph with C thunks, and on an empty
+    compile cache gcc then costs seconds before the first step. PyTensor's flags are
+    process-wide, so a background build of a fast backend overlapping this moment may
+    come out slower; it notices through the epoch and does not remember its rate.
+    """
+    _PURE_PYTHON_EPOCH[0] += 1
+    with pytensor.config.change_flags(cxx=""):
+        yield
 
 
 def _mode_name(compile_kwargs: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -16,10 +17,10 @@ import arviz_base
 import numpy as np
 import pymc as pm
 import xarray as xr
-from pymc.variational import KLqp
+from pymc.variational import KLqp, opvi
 
 from vibench import models
-from vibench.engine import Approximation, Group
+from vibench.engine import Approximation, BatchedGroup, Group, NormalizingFlowGroup
 from vibench.session._backends import (
     AUTO,
     BACKENDS,
@@ -33,7 +34,7 @@ from vibench.session._errors import PlanError, SessionBusyError
 from vibench.session._live_draws import DrawFunction
 from vibench.session._plan import REST, GroupSpec, Plan, VariableInfo, model_variables
 from vibench.session._run import FitSettings, Progress, Run
-from vibench.session._runner import StepFunction, run_loop
+from vibench.session._runner import StepFunction, pure_python, run_loop
 from vibench.session._sampling import Sampler
 
 __all__ = ["Session", "SessionBusyError"]
@@ -61,6 +62,9 @@ class _Fitted:
         self.steps: dict[tuple, StepFunction] = {}
         self.sampler: Sampler | None = None
         self.draw_fn: DrawFunction | None = None
+        #: More keyword arguments of ``objective.updates`` for this plan's step
+        #: (``more_obj_params`` / ``more_replacements`` of groups built in Python).
+        self.update_kwargs: dict[str, Any] = {}
         self.initial_params = [p.get_value(borrow=False) for p in approx.params]
         self.elbo: list[np.ndarray] = []
         self.iteration = 0
@@ -155,6 +159,8 @@ class Session:
         self._fitted: _Fitted | None = None
         self._runs: list[Run] = []
         self._subscribers: list[Callable[[Progress], None]] = []
+        #: Groups built in Python (add_custom_group), by plan group id.
+        self._custom_groups: dict[str, _CustomGroup] = {}
         self._change_listeners: list[Callable[[Session], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -264,8 +270,154 @@ class Session:
         self._edit(lambda: self._plan.set_family(group_id, family))
 
     def remove_group(self, group_id: str) -> None:
-        """Remove a group; its variables go back to the rest group."""
-        self._edit(lambda: self._plan.remove_group(group_id))
+        """Remove a group; its variables go back to the rest group.
+
+        A group built in Python (:meth:`add_custom_group`) can be removed here too (the
+        board offers no way to: it shows such a group read-only); the session then
+        forgets the group object and its fit arguments.
+        """
+
+        def action() -> None:
+            self._plan.remove_group(group_id)
+            self._custom_groups.pop(group_id, None)
+
+        self._edit(action)
+
+    def set_rowwise(self, group_id: str, rowwise: bool = True) -> None:
+        """Make a group row-wise: one independent approximation per row of its variables.
+
+        A row-wise group is ``vibench.Group(variables, vfam=family, rowwise=True)``: each
+        row of the variables' first axis (the batch dimension) gets its own member of
+        the family (its own mean and scale, covariance or flow parameters), independent
+        of the other rows. Several variables may share a row-wise group if their first
+        axes have the same length; row ``i`` of the group is row ``i`` of each.
+
+        Parameters
+        ----------
+        group_id : str
+            A group other than the rest group (and not one built in Python).
+        rowwise : bool
+            ``False`` makes the group an ordinary one again.
+
+        Raises
+        ------
+        PlanError
+            The rest group, a group built in Python, an empirical group, or variables
+            without a common first axis (a scalar, or different numbers of rows). Moving
+            a variable that does not fit into a row-wise group, or setting the empirical
+            family on one, is refused too.
+        SessionBusyError
+            A fit is running.
+        """
+        self._edit(lambda: self._plan.set_rowwise(group_id, rowwise))
+
+    def add_custom_group(
+        self,
+        group: Any,
+        *,
+        more_obj_params: Sequence[Any] = (),
+        more_replacements: dict[Any, Any] | None = None,
+        label: str | None = None,
+    ) -> str:
+        """Put a group built in Python (e.g. an amortized one) into the plan; return its id.
+
+        The plan gets a pinned group holding the group's variables (they leave the
+        groups they were in); the approximation uses ``group`` as it is, and every fit
+        passes ``more_obj_params`` and ``more_replacements`` to the objective's updates
+        (as ``KLqp(approx).fit(more_obj_params=..., more_replacements=...)`` would). The
+        board shows the group read-only: its variables cannot be moved and its family
+        cannot be changed, there or with :meth:`move` / :meth:`set_family`; only
+        :meth:`remove_group` removes it.
+
+        Parameters
+        ----------
+        group : pymc.variational.opvi.Group
+            Built on this session's model, over some of its free variables, e.g.
+            ``vibench.Group([z], params=encoder_outputs, local=True)``.
+        more_obj_params : sequence of shared variables
+            More parameters to optimise, e.g. the encoder's weights.
+        more_replacements : dict, optional
+            Graph replacements for the fit, e.g. ``{data: pm.Minibatch(values, batch_size=20)}``.
+        label : str, optional
+            How the board describes the group; default from the group, e.g.
+            ``"amortized mean-field"``.
+
+        Returns
+        -------
+        str
+            The group's id in the plan.
+
+        Raises
+        ------
+        TypeError
+            ``group`` is not a PyMC/vibench group, or a bad argument type.
+        PlanError
+            A rest group (``Group(None, ...)``), a group of another model, an empirical
+            group, a variable already in another group built in Python.
+        SessionBusyError
+            A fit is running.
+
+        Notes
+        -----
+        :meth:`to_dict` marks the group (``"custom": true``) and :meth:`from_dict`
+        refuses such a preset (it cannot hold the group's Python objects);
+        :meth:`to_code` writes code that expects the group in a variable. With an
+        amortized group, :meth:`sample` and :meth:`draws` give the rows the encoder
+        sees now (e.g. the current value of a shared data variable).
+
+        Examples
+        --------
+        >>> gid = session.add_custom_group(  # doctest: +SKIP
+        ...     vibench.Group([z], params={"mu": h[:, :2], "rho": h[:, 2:]}, local=True),
+        ...     more_obj_params=[enc_w],
+        ...     more_replacements={x_data: pm.Minibatch(data, batch_size=20)},
+        ... )
+        """
+        custom = _check_custom_group(group, self.model, more_obj_params, more_replacements)
+        if label is None:
+            label = _custom_label(group)
+        if (
+            not isinstance(label, str)
+            or not label.strip()
+            or len(label) > 100
+            or not label.isprintable()
+        ):
+            raise TypeError(
+                "label must be a non-empty, printable string of at most 100 characters "
+                f"(one line), got {label!r}"
+            )
+        names = [rv.name for rv in group.group]
+
+        def action() -> str:
+            gid = self._plan.add_custom(names, _custom_family(group), label.strip())
+            self._custom_groups[gid] = custom
+            return gid
+
+        return self._edit(action)
+
+    @property
+    def particles(self) -> int:
+        """Number of particles of the empirical (SVGD) groups (default 100).
+
+        All empirical groups share one particle cloud of this size. Other families
+        ignore it.
+        """
+        return self._plan.particles
+
+    def set_particles(self, n: int) -> None:
+        """Set the number of particles of the empirical groups (an int from 2 to 5000).
+
+        Part of the plan: a new count rebuilds the approximation on the next fit (the
+        particles start afresh).
+
+        Raises
+        ------
+        PlanError
+            ``n`` is not an int from 2 to 5000.
+        SessionBusyError
+            A fit is running.
+        """
+        self._edit(lambda: self._plan.set_particles(n))
 
     def on_change(self, callback: Callable[[Session], None]) -> Callable[[], None]:
         """Call ``callback(session)`` after each plan or settings change.
@@ -301,6 +453,7 @@ class Session:
         tolerance: float | None = _MISSING,
         window: int = _MISSING,
         convergence: str = _MISSING,
+        temperature: float = _MISSING,
     ) -> FitSettings:
         """Change the fit settings without fitting; return the new settings.
 
@@ -316,6 +469,7 @@ class Session:
             "tolerance": tolerance,
             "window": window,
             "convergence": convergence,
+            "temperature": temperature,
         }
         with self._lock:
             changes = {k: v for k, v in given.items() if v is not _MISSING}
@@ -344,12 +498,21 @@ class Session:
                 if g.id == REST:
                     if g.variables:
                         groups.append(Group(None, vfam=g.family, model=model, random_seed=seed))
+                elif g.custom:
+                    groups.append(self._custom_groups[g.id].group)
                 else:
                     rvs = [model[v] for v in g.variables]
-                    groups.append(Group(rvs, vfam=g.family, model=model, random_seed=seed))
+                    rowwise = {"rowwise": True} if g.rowwise else {}
+                    groups.append(
+                        Group(rvs, vfam=g.family, model=model, random_seed=seed, **rowwise)
+                    )
             approx = Approximation(groups, model=model, random_seed=seed)
             inference = KLqp(approx)
-        return _Fitted(approx, inference, self._plan.key())
+        fitted = _Fitted(approx, inference, self._plan.key())
+        fitted.update_kwargs = _custom_update_kwargs(
+            [self._custom_groups[g.id] for g in self._plan.groups if g.custom]
+        )
+        return fitted
 
     def build(self) -> Any:
         """Build (or return) the approximation of the current plan without fitting."""
@@ -416,6 +579,8 @@ class Session:
                 if isinstance(cls, type) and issubclass(cls, StepFunction)
                 else {}
             )
+            if fitted.update_kwargs:
+                tiers["update_kwargs"] = fitted.update_kwargs
             with self.model:
                 step = fitted.step_class(
                     fitted.inference.objective, settings, self._compile_kwargs, **tiers
@@ -450,7 +615,11 @@ class Session:
         try:
             with self._lock:
                 if self._fitted is None:
-                    self._fitted = self._build(settings.seed)
+                    # building runs PyMC's initial-point function once: keep gcc out
+                    # of the click-to-first-point path when tiers are on
+                    tiered = not self._compile_kwargs
+                    with pure_python() if tiered else contextlib.nullcontext():
+                        self._fitted = self._build(settings.seed)
                 fitted = self._fitted
             step = self._step_for(fitted, settings, run)
             if settings.seed is not None:
@@ -464,7 +633,11 @@ class Session:
                 settings.iterations,
                 self._stop,
                 self._emit,
-                lambda: _describe_bad_params(fitted.approx, self.model),
+                lambda: _describe_bad_params(
+                    fitted.approx,
+                    self.model,
+                    fitted.update_kwargs.get("more_obj_params", ()),
+                ),
             )
             with self._lock:
                 fitted.elbo.append(run.elbo)
@@ -507,6 +680,7 @@ class Session:
         tolerance: float | None = _MISSING,
         window: int = _MISSING,
         convergence: str = _MISSING,
+        temperature: float = _MISSING,
     ) -> Run:
         """Fit ``n`` iterations on the calling thread and return the :class:`Run`.
 
@@ -536,6 +710,12 @@ class Session:
         convergence : {"elbo", "params"}
             What the convergence check watches: the smoothed ELBO, or the parameters
             (PyMC's ``CheckParametersConvergence``).
+        temperature : float
+            Temperature of the Stein gradient of an empirical (particle) plan, fitted
+            by SVGD (default 1: the posterior itself; above 1 spreads the particles,
+            below 1 draws them together). Other plans ignore it. For a particle plan
+            the run's trace (``Run.elbo``) is the mean log density of the particles,
+            not an ELBO (see ``vibench.session.trace_label``).
 
         Returns
         -------
@@ -546,7 +726,8 @@ class Session:
         Raises
         ------
         PlanError
-            The plan cannot be fitted (empty group, discrete variables).
+            The plan cannot be fitted (empty group, discrete variables, empirical
+            groups next to other families).
         SessionBusyError
             A fit is already running.
         ValueError
@@ -562,6 +743,7 @@ class Session:
                 "tolerance": tolerance,
                 "window": window,
                 "convergence": convergence,
+                "temperature": temperature,
             },
         )
         self._execute(run)
@@ -578,6 +760,7 @@ class Session:
         tolerance: float | None = _MISSING,
         window: int = _MISSING,
         convergence: str = _MISSING,
+        temperature: float = _MISSING,
     ) -> Run:
         """Like :meth:`fit`, in a worker thread; returns the :class:`Run` at once.
 
@@ -594,6 +777,7 @@ class Session:
                 "tolerance": tolerance,
                 "window": window,
                 "convergence": convergence,
+                "temperature": temperature,
             },
         )
 
@@ -954,6 +1138,13 @@ class Session:
         str
             Executing it leaves ``approx``: an approximation with the same groups and
             families.
+
+        Notes
+        -----
+        A group built in Python (:meth:`add_custom_group`) cannot be written out: the
+        code expects it in a variable ``custom_group_<id>`` (and, when given, its fit
+        arguments in ``more_obj_params`` and ``more_replacements``), as a comment at
+        its top says.
         """
         return plan_to_code(
             self._plan.to_dict(),
@@ -961,6 +1152,13 @@ class Session:
             demo=models.demo_name(self.model),
             model_code=model_code,
             fit=fit,
+            custom={
+                gid: {
+                    "more_obj_params": bool(c.more_obj_params),
+                    "more_replacements": bool(c.more_replacements),
+                }
+                for gid, c in self._custom_groups.items()
+            },
         )
 
     def __repr__(self) -> str:
@@ -1005,11 +1203,20 @@ def _check_model_matches(variables: list[VariableInfo], described: Any) -> None:
             )
 
 
-def _describe_bad_params(approx: Any, model: pm.Model) -> str:
-    """Name the variables whose variational parameters are not finite."""
+def _describe_bad_params(approx: Any, model: pm.Model, extra_params: Sequence[Any] = ()) -> str:
+    """Name the variables whose variational parameters are not finite.
+
+    ``extra_params`` are the fit's ``more_obj_params`` (e.g. an amortized group's
+    encoder weights), named when they went bad.
+    """
     value_to_rv = {model.rvs_to_values[rv].name: rv.name for rv in model.free_RVs}
+    if getattr(approx, "all_histograms", False):
+        return _describe_bad_particles(approx, value_to_rv)
     found: dict[str, list[str]] = {}
     for group in approx.groups:
+        if isinstance(group, BatchedGroup):
+            _bad_batched_params(group, value_to_rv, found)
+            continue
         ordering = list(group.ordering.values())
         names = [value_to_rv.get(o[0], o[0]) for o in ordering]
         index_to_var = np.empty(group.ddim, dtype=object)
@@ -1031,9 +1238,20 @@ def _describe_bad_params(approx: Any, model: pm.Model) -> str:
                 found.setdefault(v, [])
                 if pname not in found[v]:
                     found[v].append(pname)
+    bad_extra = [
+        str(getattr(p, "name", None) or f"#{i}")
+        for i, p in enumerate(extra_params)
+        if hasattr(p, "get_value") and not np.isfinite(np.asarray(p.get_value())).all()
+    ]
     if found:
         which = ", ".join(f"{v!r} ({', '.join(ps)})" for v, ps in found.items())
-        return f"variable {which} went bad: its variational parameters are not finite."
+        more = f" (and the extra parameters {', '.join(bad_extra)})" if bad_extra else ""
+        return f"variable {which} went bad: its variational parameters are not finite{more}."
+    if bad_extra:
+        return (
+            f"the extra parameters {', '.join(bad_extra)} (more_obj_params, e.g. an "
+            "encoder's weights) went bad: they are not finite."
+        )
     huge = _huge_params(approx, value_to_rv)
     if huge:
         return f"the variational parameters of {', '.join(huge)} exploded (|value| > 1e8)."
@@ -1043,11 +1261,45 @@ def _describe_bad_params(approx: Any, model: pm.Model) -> str:
     )
 
 
+def _bad_batched_params(group: Any, value_to_rv: dict[str, str], found: dict) -> None:
+    """Row-wise groups: which rows went bad (amortized groups own no parameters)."""
+    names = [value_to_rv.get(n, n) for n in group.ordering]
+    for pname, value in _flat_params(group.shared_params):
+        if value.ndim == 0 or np.isfinite(value).all():
+            continue
+        rows = np.flatnonzero(~np.isfinite(value.reshape(value.shape[0], -1)).all(axis=1))
+        shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if rows.size > 5 else "")
+        what = f"{pname} of row{'s' if rows.size > 1 else ''} {shown}"
+        for v in names:
+            found.setdefault(v, [])
+            if what not in found[v]:
+                found[v].append(what)
+
+
+def _describe_bad_particles(approx: Any, value_to_rv: dict[str, str]) -> str:
+    """The divergence of a particle (SVGD) plan, in words: particles have no parameters."""
+    why = "a particle moved where the model's log density is not finite."
+    bad: list[str] = []
+    for group in approx.groups:
+        histogram = np.asarray(group.histogram.get_value())
+        for name, (_, slc, _, _) in group.ordering.items():
+            if not np.isfinite(histogram[:, slc]).all():
+                bad.append(value_to_rv.get(name, name))
+    if bad:
+        return f"{why[:-1]} (the particles of {', '.join(map(repr, bad))} are not finite)."
+    return why
+
+
 def _huge_params(approx: Any, value_to_rv: dict[str, str], limit: float = 1e8) -> list[str]:
     """Variables with enormous (still finite) parameters, in group order."""
     out: list[str] = []
     for group in approx.groups:
         names = [value_to_rv.get(o[0], o[0]) for o in group.ordering.values()]
+        if isinstance(group, BatchedGroup):
+            for _, value in _flat_params(group.shared_params):
+                if np.max(np.abs(value), initial=0.0) > limit:
+                    out += [n for n in names if n not in out]
+            continue
         slices = [o[1] for o in group.ordering.values()]
         for _, value in _flat_params(group.shared_params):
             if value.ndim == 1 and value.size == group.ddim:
@@ -1073,4 +1325,92 @@ def _flat_params(params: Any, prefix: str = "") -> list[tuple[str, np.ndarray]]:
         return out
     if hasattr(params, "get_value"):
         out.append((prefix.rstrip("."), np.asarray(params.get_value())))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _CustomGroup:
+    """A group built in Python and what its fit needs (``Session.add_custom_group``)."""
+
+    group: Any
+    more_obj_params: tuple[Any, ...]
+    more_replacements: dict[Any, Any]
+
+
+def _check_custom_group(
+    group: Any, model: pm.Model, more_obj_params: Any, more_replacements: Any
+) -> _CustomGroup:
+    """Check a group built in Python and its fit arguments (``add_custom_group``)."""
+    if not isinstance(group, opvi.Group):
+        raise TypeError(
+            "add_custom_group takes a group object, e.g. vibench.Group([z], params=..., "
+            f"local=True); got {type(group).__name__}"
+        )
+    if group.group is None:
+        raise PlanError(
+            "a rest group (Group(None, ...)) cannot be added: the session's rest group takes "
+            "the variables in no other group; set its family with set_family('rest', ...)"
+        )
+    if group.model is not model:
+        raise PlanError("the group was built on another model than the session's")
+    if not group.has_logq:
+        raise PlanError(
+            "an empirical (particle) group built in Python cannot be added; use the "
+            "'empirical' family of the plan instead"
+        )
+    if isinstance(more_obj_params, str) or not isinstance(more_obj_params, Sequence):
+        raise TypeError("more_obj_params must be a list of shared variables")
+    for p in more_obj_params:
+        if not hasattr(p, "get_value"):
+            raise TypeError(
+                f"more_obj_params must hold shared variables (parameters to train), got {p!r}"
+            )
+    if more_replacements is None:
+        more_replacements = {}
+    if not isinstance(more_replacements, dict):
+        raise TypeError(
+            f"more_replacements must be a dict, got {type(more_replacements).__name__}"
+        )
+    return _CustomGroup(group, tuple(more_obj_params), dict(more_replacements))
+
+
+def _custom_family(group: Any) -> str:
+    """The family of a group built in Python, as the plan names families."""
+    if isinstance(group, BatchedGroup):
+        return str(group.family)
+    if isinstance(group, NormalizingFlowGroup):
+        return str(group.formula)
+    return str(getattr(group, "short_name", None) or type(group).__name__)
+
+
+def _custom_label(group: Any) -> str:
+    """Words for a group built in Python: ``"amortized mean-field"``, ``"row-wise flow ..."``."""
+    family = _custom_family(group)
+    words = {"mean_field": "mean-field", "full_rank": "full-rank"}.get(family)
+    if words is None:
+        flow = isinstance(group, BatchedGroup | NormalizingFlowGroup)
+        words = f"flow {family}" if flow else family
+    if isinstance(group, BatchedGroup):
+        return ("amortized " if group.local else "row-wise ") + words
+    return words
+
+
+def _custom_update_kwargs(customs: list[_CustomGroup]) -> dict[str, Any]:
+    """``more_obj_params`` / ``more_replacements`` of the groups built in Python, merged."""
+    params: list[Any] = []
+    replacements: dict[Any, Any] = {}
+    for c in customs:
+        params += [p for p in c.more_obj_params if all(p is not q for q in params)]
+        for k, v in c.more_replacements.items():
+            if k in replacements and replacements[k] is not v:
+                raise PlanError(
+                    f"two groups built in Python replace {k} by different values "
+                    "(more_replacements); give the replacement once"
+                )
+            replacements[k] = v
+    out: dict[str, Any] = {}
+    if params:
+        out["more_obj_params"] = params
+    if replacements:
+        out["more_replacements"] = replacements
     return out
