@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import pytest
 import traitlets
 
@@ -103,11 +105,15 @@ def test_refused_family_is_explained_inline_and_changes_nothing(session):
     assert gid not in board.errors
 
 
-def test_empirical_refused_by_the_session_is_explained(session):
+def test_empirical_is_a_family_the_board_sets(session):
+    # any family may be set while editing; a mixed plan is refused at Fit (see
+    # test_empirical.py), not here
     board = Board(session)
-    assert board.apply({"kind": "set_family", "group": "rest", "family": "empirical"}) is False
-    assert "empirical" in board.errors["rest"]
-    assert session.groups[-1].family == "mean_field"
+    assert board.apply({"kind": "new_group", "variable": "mu", "family": "full_rank"})
+    assert board.apply({"kind": "set_family", "group": "rest", "family": "empirical"}) is True
+    assert "rest" not in board.errors
+    assert session.groups[-1].family == "empirical"
+    assert board.groups[-1]["family"] == "empirical"
 
 
 @pytest.mark.parametrize(
@@ -145,3 +151,48 @@ def test_state_round_trip(session):
     other.set_state({k: state[k] for k in ("variables", "groups", "errors", "notice")})
     assert other.groups == board.groups
     assert other.variables == board.variables
+
+
+def test_edits_during_a_fit_are_shown_queued_then_cleared(session):
+    """The view gets the queued edits (to show them pending) and loses them once applied."""
+    session.step_seconds = 0.002
+    board = Board(session)
+    session.start(100_000)
+    try:
+        move = {"kind": "new_group", "variable": "mu", "family": "full_rank"}
+        fam = {"kind": "set_family", "group": "rest", "family": "full_rank"}
+        assert board.apply(move) is False
+        assert board.apply(fam) is False
+        assert board.queued == [move, fam]
+        assert board.get_state()["queued"] == [move, fam]
+        assert "2 queued" in board.notice
+        assert [g.id for g in session.groups] == ["rest"]  # nothing applied yet
+    finally:
+        session.stop()
+        session.wait(timeout=30)
+    board.apply_pending()
+    assert board.queued == []
+    assert board.pending == []
+    assert [(g["id"], g["family"], g["variables"]) for g in board.groups] == [
+        ("g1", "full_rank", ["mu"]),
+        ("rest", "full_rank", ["tau", "theta_tilde"]),
+    ]
+
+
+def test_chips_carry_the_model_dims(session):
+    """Dims come from the PyMC model when the session has one; none without a model."""
+    assert [v["dims"] for v in Board(session).variables] == [[], [], [], []]
+
+    session.model = types.SimpleNamespace(
+        named_vars_to_dims={"theta_tilde": ("school",), "mu": (), "k": (None,)}
+    )
+    dims = {v["name"]: v["dims"] for v in Board(session).variables}
+    assert dims == {"mu": [], "tau": [], "theta_tilde": ["school"], "k": []}
+
+
+def test_real_model_dims_reach_the_board():
+    from vibench import Session
+
+    board = Board(Session())
+    dims = {v["name"]: v["dims"] for v in board.variables}
+    assert dims == {"mu": [], "tau": [], "theta_tilde": ["school"]}

@@ -58,6 +58,14 @@ class Board(anywidget.AnyWidget):
     groups = traitlets.List(
         traitlets.Dict(), help="Group columns (rest last): id, family, variables."
     ).tag(sync=True)
+    group_details = traitlets.Dict(
+        help=(
+            "Per group id: rowwise (bool), rows (first-axis length shared by its "
+            "variables, or None), rowwise_why (why it cannot be made row-wise, '' if it "
+            "can), custom (built in Python: read-only) and label (how a custom group is "
+            "described)."
+        )
+    ).tag(sync=True)
     families = traitlets.List(traitlets.Dict(), help="Entries of each group's family picker.").tag(
         sync=True
     )
@@ -86,6 +94,10 @@ class Board(anywidget.AnyWidget):
     ).tag(sync=True)
     revision = traitlets.Int(
         0, help="Bumped after every action, so the view redraws even when nothing changed."
+    ).tag(sync=True)
+    queued = traitlets.List(
+        traitlets.Dict(),
+        help="Edits queued while a fit runs, in order; the board shows them as pending.",
     ).tag(sync=True)
 
     def __init__(self, session: Any, **kwargs: Any) -> None:
@@ -139,14 +151,19 @@ class Board(anywidget.AnyWidget):
                 "discrete": bool(v.discrete),
                 "transform": transform_hint(s, v.name),
                 "note": _DISCRETE_NOTE if v.discrete else "",
+                "dims": _dims(s, v.name, len(v.shape)),
+                "rows": int(v.shape[0]) if len(v.shape) else None,
             }
             for v in s.variables
         ]
         groups: list[GroupState] = [
             {"id": g.id, "family": g.family, "variables": list(g.variables)} for g in s.groups
         ]
+        shapes = {v.name: tuple(v.shape) for v in s.variables}
+        details = {g.id: _group_detail(g, shapes) for g in s.groups}
         with self.hold_sync():
             self.variables = variables
+            self.group_details = details
             self.groups = groups
             self.running = bool(s.running)
             known = {g["id"] for g in groups}
@@ -166,15 +183,17 @@ class Board(anywidget.AnyWidget):
         action : BoardAction
             ``{"kind": "move", "variable", "group"}``,
             ``{"kind": "new_group", "variable" (or None), "family"}``,
-            ``{"kind": "set_family", "group", "family"}`` or
-            ``{"kind": "remove_group", "group"}``.
+            ``{"kind": "set_family", "group", "family"}``,
+            ``{"kind": "set_rowwise", "group", "rowwise"}`` or
+            ``{"kind": "remove_group", "group"}``. A group built in Python (``custom``)
+            refuses every edit from the board.
 
         Returns
         -------
         bool
             Whether the session accepted the edit (a queued edit counts as not yet).
         """
-        refusal = self._refusal(action)
+        refusal = self._refusal(action) or self._custom_refusal(action)
         if refusal:
             self.notice_level = "error"
             self.notice = refusal
@@ -183,6 +202,7 @@ class Board(anywidget.AnyWidget):
         with self._lock:
             if self._session.running:
                 self._pending.append(action)
+                self.queued = [dict(a) for a in self._pending]
                 self.notice_level = "info"
                 self.notice = (
                     f"A fit is running: {self._describe(action)} will be applied when it ends "
@@ -196,13 +216,15 @@ class Board(anywidget.AnyWidget):
 
     def apply_pending(self) -> None:
         """Apply the edits queued while a fit ran (call when it has ended)."""
-        with self._lock:
+        # one message to the view: the queued edits leave the board as the plan changes
+        with self.hold_sync(), self._lock:
             pending, self._pending = self._pending, []
             if pending:
                 self.notice = ""
             for action in pending:
                 self._apply_now(action)
-        self.refresh()
+            self.queued = []
+            self.refresh()
 
     def _refusal(self, action: Any) -> str:
         """Why a hidden or locked control refuses ``action`` ("" if it does not)."""
@@ -212,6 +234,8 @@ class Board(anywidget.AnyWidget):
         kind = action.get("kind")
         if kind in ("move", "new_group", "remove_group") and "groups" in off:
             return "The groups are fixed for this exercise: variables cannot be moved."
+        if kind == "set_rowwise" and "families" in off:
+            return "The families are fixed for this exercise (row-wise too)."
         if kind == "set_family":
             if "families" in off:
                 return "The families are fixed for this exercise."
@@ -224,6 +248,24 @@ class Board(anywidget.AnyWidget):
                     return "The flow stacks are fixed for this exercise."
         return ""
 
+    def _custom_refusal(self, action: Any) -> str:
+        """Why an edit touching a group built in Python is refused ("" if it is not)."""
+        if not isinstance(action, dict):
+            return ""
+        custom = {g.id: g for g in self._session.groups if getattr(g, "custom", False)}
+        if not custom:
+            return ""
+        target = custom.get(action.get("group"))  # type: ignore[arg-type]
+        held = next((g for g in custom.values() if action.get("variable") in g.variables), None)
+        g = target or (held if action.get("kind") in ("move", "new_group") else None)
+        if g is None:
+            return ""
+        label = getattr(g, "label", "") or g.family
+        return (
+            f"Group {g.id} ({label}) was built in Python: the board cannot change it. "
+            f"Remove it from Python with session.remove_group({g.id!r})."
+        )
+
     def _describe(self, action: BoardAction) -> str:
         kind = action.get("kind")
         if kind == "move":
@@ -233,6 +275,9 @@ class Board(anywidget.AnyWidget):
             return f"a new group for {v}" if v else "a new group"
         if kind == "set_family":
             return f"{family_label(str(action.get('family')))} for {action.get('group')}"
+        if kind == "set_rowwise":
+            state = "on" if action.get("rowwise") else "off"
+            return f"row-wise {state} for {action.get('group')}"
         return f"removing group {action.get('group')}"
 
     def _apply_now(self, action: BoardAction) -> bool:
@@ -251,13 +296,18 @@ class Board(anywidget.AnyWidget):
                     s.add_group(family, [_text(action, "variable")])
             elif kind == "set_family":
                 s.set_family(_text(action, "group"), _text(action, "family"))
+            elif kind == "set_rowwise":
+                rowwise = action.get("rowwise")
+                if not isinstance(rowwise, bool):
+                    raise TypeError("board action 'set_rowwise' needs a boolean 'rowwise'")
+                s.set_rowwise(_text(action, "group"), rowwise)
             elif kind == "remove_group":
                 s.remove_group(_text(action, "group"))
             else:
                 raise ValueError(f"unknown board action {kind!r}")
         except _ERRORS as err:
             msg = _message(err)
-            if kind == "set_family" and isinstance(group, str):
+            if kind in ("set_family", "set_rowwise") and isinstance(group, str):
                 self.errors = {**self.errors, group: msg}
             else:
                 self.notice_level = "error"
@@ -267,6 +317,51 @@ class Board(anywidget.AnyWidget):
             self.errors = {k: v for k, v in self.errors.items() if k != group}
         self.notice = ""
         return True
+
+
+def _dims(session: Any, name: str, ndim: int) -> list[str | None]:
+    """The model's dimension names of ``name`` (None where unnamed); [] when it has none.
+
+    Read from ``session.model.named_vars_to_dims`` when the session has a PyMC model;
+    a session without one (or a variable without dims) gives ``[]``.
+    """
+    table = getattr(getattr(session, "model", None), "named_vars_to_dims", None)
+    if not isinstance(table, dict):
+        return []
+    dims = table.get(name)
+    if not dims or len(dims) != ndim:
+        return []
+    out = [d if isinstance(d, str) and d else None for d in dims]
+    return out if any(out) else []
+
+
+def _group_detail(g: Any, shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+    """A column's extras: whether it is (or may be made) row-wise and why not, custom."""
+    rowwise = bool(getattr(g, "rowwise", False))
+    custom = bool(getattr(g, "custom", False))
+    rows = {shapes[n][0] if shapes.get(n) else None for n in g.variables}
+    why = ""
+    if g.id == "rest":
+        why = "The rest group cannot be row-wise: put the variables in a group of their own."
+    elif custom:
+        why = "Built in Python: change it there."
+    elif g.family == "empirical":
+        why = "Empirical (particle) groups cannot be row-wise."
+    elif not g.variables:
+        why = "Drop variables with a batch dimension (a first axis of rows) here first."
+    elif None in rows:
+        scalars = [n for n in g.variables if not shapes.get(n)]
+        why = f"Row-wise needs a batch dimension (a first axis); {', '.join(scalars)} has none."
+    elif len(rows) > 1:
+        why = "Row-wise needs the same number of rows (first-axis length) in every variable."
+    return {
+        "rowwise": rowwise,
+        "rows": rows.pop() if len(rows) == 1 and None not in rows else None,
+        "rowwise_ok": rowwise or not why,
+        "rowwise_why": why,
+        "custom": custom,
+        "label": str(getattr(g, "label", "") or ""),
+    }
 
 
 def _is_flow(family: str) -> bool:

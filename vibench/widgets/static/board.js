@@ -25,8 +25,12 @@ function h(tag, cls, text) {
   return e;
 }
 
-function shapeText(shape) {
+function shapeText(shape, dims) {
   if (!shape || shape.length === 0) return "scalar";
+  if (dims && dims.length === shape.length && dims.some((d) => d)) {
+    // the model's coordinate names: "pred: 3", or "school: 8, 2" for an unnamed axis
+    return "(" + shape.map((n, i) => (dims[i] ? `${dims[i]}: ${n}` : String(n))).join(", ") + ")";
+  }
   return "(" + shape.join(", ") + (shape.length === 1 ? ",)" : ")");
 }
 
@@ -76,13 +80,22 @@ function render({ model, el }) {
   const root = h("div", "vb-board");
   root.setAttribute("role", "region");
   root.setAttribute("aria-label", "Variational groups");
+  root.tabIndex = -1; // the last place focus can return to after a re-render
   el.appendChild(root);
+  // Keys pressed on the board are the board's: JupyterLab listens for its shortcuts on
+  // document in the bubbling phase (notebook command mode: m, b, arrows...), so stop
+  // plain keys here, after the board's own handlers ran. Keys with Ctrl/Meta/Alt still
+  // reach the application (save, command palette, run cell).
+  root.addEventListener("keydown", (ev) => {
+    if (!(ev.ctrlKey || ev.metaKey || ev.altKey)) ev.stopPropagation();
+  });
   const live = h("div", "vb-live");
   live.setAttribute("aria-live", "polite");
 
   let drag = null; // {variable, chip, ghost, startX, startY, pointerId, active}
+  let view = null; // planView() of the last draw
   let pendingRender = false;
-  let focusAfterRender = null; // {selector} to refocus after a re-render
+  let focusAfterRender = null; // a selector (or a list, first usable wins) to refocus after a re-render
   let menu = null;
   const localErrors = {}; // group id -> message from the editor's own checks
 
@@ -103,11 +116,17 @@ function render({ model, el }) {
   }
 
   // ---------------------------------------------------------- chips
-  function chipFor(v) {
+  // `g`: the group the chip sits in (none for the discrete list)
+  function chipFor(v, g) {
     const chip = h("div", "vb-chip");
     chip.dataset.var = v.name;
     chip.appendChild(h("span", "vb-chip-name", v.name));
-    chip.appendChild(h("span", "vb-chip-shape", shapeText(v.shape)));
+    chip.appendChild(h("span", "vb-chip-shape", shapeText(v.shape, v.dims)));
+    if (g && g.rowwise && typeof v.rows === "number") {
+      const r = h("span", "vb-chip-rows", `${v.rows} rows`);
+      r.title = "each row of the first axis has its own approximation";
+      chip.appendChild(r);
+    }
     if (v.transform) {
       const t = h("span", "vb-chip-transform", v.transform);
       t.title = "fitted in the unconstrained space through a " + v.transform + " transform";
@@ -125,12 +144,18 @@ function render({ model, el }) {
       chip.title = "The groups are fixed for this exercise";
       return chip;
     }
+    if (g && g.custom) {
+      chip.classList.add("vb-chip--fixed", "vb-chip--pinned");
+      chip.setAttribute("aria-disabled", "true");
+      chip.title = `In group ${g.id}, built in Python (${g.label || g.family}): it cannot be moved from the board`;
+      return chip;
+    }
     chip.tabIndex = 0;
     chip.setAttribute("role", "button");
     chip.setAttribute("aria-haspopup", "menu");
     chip.setAttribute(
       "aria-label",
-      `${v.name}, ${shapeText(v.shape)}. Press Enter to move it to another group.`
+      `${v.name}, ${shapeText(v.shape, v.dims)}. Press Enter to move it to another group.`
     );
     chip.title = "Drag to another group, or focus and press Enter to choose a group";
     chip.addEventListener("pointerdown", (ev) => onPointerDown(ev, v.name, chip));
@@ -159,12 +184,25 @@ function render({ model, el }) {
     chip.addEventListener("pointermove", onPointerMove);
     chip.addEventListener("pointerup", onPointerUp);
     chip.addEventListener("pointercancel", onPointerCancel);
+    document.addEventListener("keydown", onDragKey, true);
+  }
+
+  // Escape during a drag cancels it: the chip stays where it was, nothing is sent.
+  function onDragKey(ev) {
+    if (!drag || ev.key !== "Escape") return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    const { variable, active, chip } = drag;
+    endDrag();
+    if (active) say(`moving ${variable} cancelled`);
+    const c = chip.isConnected ? chip : root.querySelector(chipSel(variable));
+    if (c) c.focus();
   }
 
   function dropTargetAt(x, y) {
     const hit = document.elementFromPoint(x, y);
     if (!hit || !root.contains(hit)) return null;
-    return hit.closest(".vb-new-group, .vb-group");
+    return hit.closest(".vb-new-group, .vb-group[data-group]:not(.vb-group--custom)");
   }
 
   function onPointerMove(ev) {
@@ -203,6 +241,7 @@ function render({ model, el }) {
     chip.removeEventListener("pointermove", onPointerMove);
     chip.removeEventListener("pointerup", onPointerUp);
     chip.removeEventListener("pointercancel", onPointerCancel);
+    document.removeEventListener("keydown", onDragKey, true);
     try {
       chip.releasePointerCapture(drag.pointerId);
     } catch (_) {
@@ -243,10 +282,63 @@ function render({ model, el }) {
   }
 
   function groupOf(variable) {
-    for (const g of model.get("groups")) {
+    for (const g of (view || planView()).groups) {
       if (g.variables.includes(variable)) return g.id;
     }
     return null;
+  }
+
+  // The plan as it will be once the edits queued during a fit are applied: the board
+  // shows that, with the queued parts marked pending, so an edit never looks rejected.
+  function planView() {
+    const details = model.get("group_details") || {};
+    const groups = (model.get("groups") || []).map((g) => ({
+      ...(details[g.id] || {}),
+      ...g,
+      variables: [...g.variables],
+    }));
+    const added = []; // new groups not created yet: {family, variables}
+    const v = { groups, added, vars: new Set(), families: new Set(), removing: new Set() };
+    const take = (name) => {
+      for (const g of [...groups, ...added]) g.variables = g.variables.filter((x) => x !== name);
+    };
+    for (const a of model.get("queued") || []) {
+      if (a.kind === "move" && typeof a.variable === "string") {
+        const g = groups.find((x) => x.id === a.group);
+        if (!g) continue;
+        take(a.variable);
+        g.variables.push(a.variable);
+        v.vars.add(a.variable);
+      } else if (a.kind === "new_group") {
+        const vars = typeof a.variable === "string" ? [a.variable] : [];
+        for (const n of vars) {
+          take(n);
+          v.vars.add(n);
+        }
+        added.push({ family: String(a.family), variables: vars });
+      } else if (a.kind === "set_family") {
+        const g = groups.find((x) => x.id === a.group);
+        if (g) {
+          g.family = String(a.family);
+          v.families.add(g.id);
+        }
+      } else if (a.kind === "set_rowwise") {
+        const g = groups.find((x) => x.id === a.group);
+        if (g) {
+          g.rowwise = a.rowwise === true;
+          v.families.add(g.id);
+        }
+      } else if (a.kind === "remove_group") {
+        v.removing.add(a.group);
+      }
+    }
+    return v;
+  }
+
+  function pendingBadge(title) {
+    const b = h("span", "vb-pending-badge", "pending");
+    b.title = title;
+    return b;
   }
 
   // ---------------------------------------------------------- keyboard path
@@ -266,6 +358,7 @@ function render({ model, el }) {
     const current = groupOf(variable);
     const options = [];
     for (const g of model.get("groups")) {
+      if (((model.get("group_details") || {})[g.id] || {}).custom) continue; // built in Python
       const b = h("button", "vb-move-option", groupTitle(g) + " · " + familyLabel(g.family));
       b.type = "button";
       b.setAttribute("role", "menuitem");
@@ -295,7 +388,9 @@ function render({ model, el }) {
     menu = { el: m, variable, chip };
     const first = options.find((b) => b.dataset.target !== current) || options[0];
     first.tabIndex = 0;
-    first.focus();
+    first.focus({ preventScroll: true });
+    // the whole menu on screen (it sits in the chip's column, which the grid keeps in view)
+    if (m.scrollIntoView) m.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
 
   function menuKey(ev, options, b) {
@@ -349,9 +444,60 @@ function render({ model, el }) {
 
   function refocus() {
     if (!focusAfterRender) return;
-    const t = root.querySelector(focusAfterRender);
+    const sels = focusAfterRender;
     focusAfterRender = null;
-    if (t) t.focus();
+    focusFirst(sels);
+  }
+
+  function chipSel(variable) {
+    return `.vb-chip[data-var="${cssEscape(variable)}"]`;
+  }
+
+  function groupSel(id) {
+    return `.vb-group[data-group="${cssEscape(id)}"]`;
+  }
+
+  // Focus the first of `sels` (a selector or a list) that exists and can take focus;
+  // the board itself when none can, so the keyboard stays on the board.
+  function focusFirst(sels) {
+    for (const sel of [].concat(sels)) {
+      const t = sel && root.querySelector(sel);
+      if (t && !t.disabled && t.getClientRects().length) {
+        t.focus();
+        return true;
+      }
+    }
+    root.focus();
+    return false;
+  }
+
+  // Selectors that find the focused control `el` again after a re-render (best first).
+  function focusKey(el) {
+    if (!el || el === root || !root.contains(el)) return null;
+    if (el.matches(".vb-chip[data-var]")) return [chipSel(el.dataset.var)];
+    if (menu && menu.el.contains(el)) return [chipSel(menu.variable)];
+    if (el.matches(".vb-new-group")) return [".vb-new-group"];
+    const col = el.closest(".vb-group[data-group]");
+    if (!col) return [".vb-new-group"];
+    const g = groupSel(col.dataset.group);
+    const fallback = [`${g} .vb-flow-formula`, `${g} select.vb-family`, ".vb-new-group"];
+    const step = el.closest(".vb-flow-step");
+    if (step) {
+      const st = `${g} .vb-flow-step[data-index="${step.dataset.index}"]`;
+      const cls = ["vb-flow-up", "vb-flow-down", "vb-flow-remove", "vb-flow-repeat"].find((c) =>
+        el.classList.contains(c)
+      );
+      const own = cls ? [`${st} .${cls}`] : [];
+      return [...own, `${st} .vb-flow-up`, `${st} .vb-flow-down`, ...fallback];
+    }
+    if (el.matches(".vb-flow-add")) {
+      return [`${g} .vb-flow-add[data-flow="${cssEscape(el.dataset.flow)}"]`, ...fallback];
+    }
+    if (el.matches("select.vb-family")) return [`${g} select.vb-family`, ...fallback];
+    if (el.matches(".vb-flow-formula")) return [`${g} .vb-flow-formula`, ...fallback];
+    if (el.matches(".vb-remove-group")) return [`${g} .vb-remove-group`, ".vb-new-group"];
+    if (el.matches(".vb-rowwise")) return [`${g} .vb-rowwise`, ...fallback];
+    return fallback;
   }
 
   // ---------------------------------------------------------- families
@@ -406,8 +552,9 @@ function render({ model, el }) {
         return;
       }
       delete localErrors[g.id];
+      const gs = groupSel(g.id);
       focusAfterRender = focusSel
-        ? `.vb-group[data-group="${cssEscape(g.id)}"] ${focusSel}`
+        ? [].concat(focusSel).map((f) => `${gs} ${f}`).concat([`${gs} .vb-flow-formula`])
         : null;
       send({ kind: "set_family", group: g.id, family: formatSteps(next) });
     };
@@ -461,18 +608,21 @@ function render({ model, el }) {
       btn("vb-flow-up", "↑", "Move up", i === 0, () => {
         const next = steps.map((x) => ({ ...x }));
         [next[i - 1], next[i]] = [next[i], next[i - 1]];
-        sendSteps(next, `.vb-flow-step[data-index="${i - 1}"] .vb-flow-up`);
+        const st = `.vb-flow-step[data-index="${i - 1}"]`;
+        sendSteps(next, [`${st} .vb-flow-up`, `${st} .vb-flow-down`]);
       });
       btn("vb-flow-down", "↓", "Move down", i === steps.length - 1, () => {
         const next = steps.map((x) => ({ ...x }));
         [next[i + 1], next[i]] = [next[i], next[i + 1]];
-        sendSteps(next, `.vb-flow-step[data-index="${i + 1}"] .vb-flow-down`);
+        const st = `.vb-flow-step[data-index="${i + 1}"]`;
+        sendSteps(next, [`${st} .vb-flow-down`, `${st} .vb-flow-up`]);
       });
       btn("vb-flow-remove", "✕", "Remove", false, () => {
-        sendSteps(
-          steps.filter((_, k) => k !== i),
-          ".vb-flow-palette button"
-        );
+        const k = Math.min(i, steps.length - 2);
+        sendSteps(steps.filter((_, j) => j !== i), [
+          `.vb-flow-step[data-index="${k}"] .vb-flow-remove`,
+          ".vb-flow-palette button",
+        ]);
       });
       list.appendChild(li);
     });
@@ -488,7 +638,7 @@ function render({ model, el }) {
       b.dataset.flow = n;
       b.title = FLOW_HELP[n] || n;
       b.addEventListener("click", () =>
-        sendSteps([...steps, { name: n, count: 1 }], `.vb-flow-add[data-flow="${n}"]`)
+        sendSteps([...steps, { name: n, count: 1 }], `.vb-flow-add[data-flow="${cssEscape(n)}"]`)
       );
       pal.appendChild(b);
     }
@@ -550,7 +700,9 @@ function render({ model, el }) {
     const col = h("section", "vb-group");
     col.dataset.group = g.id;
     if (g.id === "rest") col.classList.add("vb-group--rest");
-    col.setAttribute("aria-label", groupTitle(g));
+    if (g.custom) col.classList.add("vb-group--custom");
+    if (g.rowwise) col.classList.add("vb-group--rowwise");
+    col.setAttribute("aria-label", groupTitle(g) + (g.custom ? ", built in Python (read-only)" : ""));
     const head = h("header", "vb-group-head");
     head.appendChild(h("span", "vb-group-title", groupTitle(g)));
     const dims = g.variables.reduce((a, n) => a + ((byName[n] && byName[n].size) || 0), 0);
@@ -558,10 +710,24 @@ function render({ model, el }) {
       h(
         "span",
         "vb-group-count",
-        g.variables.length === 0 ? "empty" : `${g.variables.length} var · ${dims} dim`
+        g.variables.length === 0
+          ? "empty"
+          : g.rowwise
+            ? `row-wise · ${g.rows === null || g.rows === undefined ? "?" : g.rows} rows`
+            : `${g.variables.length} var · ${dims} dim`
       )
     );
-    if (g.id !== "rest" && !hidden("groups")) {
+    if (view && view.families.has(g.id)) {
+      col.classList.add("vb-group--pending");
+      head.appendChild(pendingBadge("This family is used from the next fit (a fit is running)"));
+    }
+    if (view && view.removing.has(g.id)) {
+      col.classList.add("vb-group--removing");
+      const b = pendingBadge("This group is removed when the running fit ends");
+      b.textContent = "removed after the fit";
+      head.appendChild(b);
+    }
+    if (g.id !== "rest" && !g.custom && !hidden("groups")) {
       const rm = h("button", "vb-icon-button vb-remove-group", "✕");
       rm.type = "button";
       rm.title =
@@ -581,11 +747,19 @@ function render({ model, el }) {
       head.appendChild(rm);
     }
     col.appendChild(head);
-    col.appendChild(familySelect(g));
+    if (g.custom) {
+      const label = h("div", "vb-family-label vb-custom-label", g.label || g.family);
+      label.title = "Built in Python (Session.add_custom_group): read-only on the board";
+      col.appendChild(label);
+      col.appendChild(h("div", "vb-group-hint", "built in Python · read-only"));
+    } else {
+      col.appendChild(familySelect(g));
+    }
+    if (g.id !== "rest" && !g.custom) col.appendChild(rowwiseToggle(g));
     if (g.id === "rest") {
       col.appendChild(h("div", "vb-group-hint", "Every variable in no other group"));
     }
-    if (isFlowFamily(g.family, model.get("families"))) {
+    if (!g.custom && isFlowFamily(g.family, model.get("families"))) {
       if (hidden("flow_editor")) col.appendChild(h("div", "vb-flow-formula-text", g.family));
       else col.appendChild(flowEditor(g));
     }
@@ -597,11 +771,67 @@ function render({ model, el }) {
     }
     const body = h("div", "vb-group-body");
     for (const n of g.variables) {
-      if (byName[n]) body.appendChild(chipFor(byName[n]));
+      if (byName[n]) body.appendChild(pendingChip(byName[n], g));
     }
     if (g.variables.length === 0) {
       body.appendChild(h("div", "vb-empty", g.id === "rest" ? "Nothing left here" : "Drop variables here"));
     }
+    col.appendChild(body);
+    return col;
+  }
+
+  // A chip, marked pending when a queued move puts it here.
+  function pendingChip(v, g) {
+    const chip = chipFor(v, g);
+    if (view && view.vars.has(v.name)) {
+      chip.classList.add("vb-chip--pending");
+      chip.dataset.pending = "true";
+      chip.appendChild(pendingBadge("Moves here when the running fit ends"));
+    }
+    return chip;
+  }
+
+  // The row-wise switch: one approximation per row of the variables' first axis.
+  function rowwiseToggle(g) {
+    const b = h("button", "vb-rowwise", "row-wise");
+    b.type = "button";
+    b.setAttribute("aria-pressed", g.rowwise ? "true" : "false");
+    b.setAttribute("aria-label", `Row-wise: one approximation per row (${groupTitle(g).toLowerCase()})`);
+    if (g.rowwise_ok === false) {
+      b.disabled = true;
+      b.title = g.rowwise_why || "This group cannot be row-wise";
+    } else {
+      b.title = g.rowwise
+        ? "Row-wise: every row of the first axis has its own approximation (click to turn off)"
+        : "Give every row of the first axis its own, independent approximation";
+    }
+    if (locked("families") || hidden("families")) {
+      b.disabled = true;
+      b.title = LOCKED_TITLE;
+    }
+    b.addEventListener("click", () => {
+      const next = !g.rowwise;
+      delete localErrors[g.id];
+      focusAfterRender = `${groupSel(g.id)} .vb-rowwise`;
+      send({ kind: "set_rowwise", group: g.id, rowwise: next });
+      say(`group ${g.id} row-wise ${next ? "on" : "off"}`);
+    });
+    return b;
+  }
+
+  // A group queued during a fit: shown, not yet a drop target (it has no id yet).
+  function pendingColumn(a, byName) {
+    const col = h("section", "vb-group vb-group--pending vb-group--new-pending");
+    col.dataset.pendingGroup = "true";
+    col.setAttribute("aria-label", "New group, created when the running fit ends");
+    const head = h("header", "vb-group-head");
+    head.appendChild(h("span", "vb-group-title", "New group"));
+    head.appendChild(pendingBadge("Created when the running fit ends"));
+    col.appendChild(head);
+    col.appendChild(h("div", "vb-family-label", familyLabel(a.family)));
+    const body = h("div", "vb-group-body");
+    for (const n of a.variables) if (byName[n]) body.appendChild(pendingChip(byName[n]));
+    if (a.variables.length === 0) body.appendChild(h("div", "vb-empty", "empty"));
     col.appendChild(body);
     return col;
   }
@@ -631,23 +861,17 @@ function render({ model, el }) {
       pendingRender = true;
       return;
     }
+    // Focus survives the redraw: the control the last board action asked for, else the
+    // equivalent of the focused one. Never taken from outside the board.
     const active = document.activeElement;
-    let restoreSel = focusAfterRender;
-    if (!restoreSel && active && root.contains(active)) {
-      if (active.matches(".vb-chip")) {
-        restoreSel = `.vb-chip[data-var="${cssEscape(active.dataset.var)}"]`;
-      } else {
-        const col = active.closest(".vb-group");
-        if (col && active.matches("select.vb-family, .vb-flow-formula")) {
-          restoreSel = `.vb-group[data-group="${cssEscape(col.dataset.group)}"] ${
-            active.matches("select") ? "select.vb-family" : ".vb-flow-formula"
-          }`;
-        }
-      }
-    }
+    const onBoard = active && (root.contains(active) || active === document.body);
+    let restoreSel = onBoard ? focusAfterRender : null;
+    if (!restoreSel && active && root.contains(active)) restoreSel = focusKey(active);
+    if (!onBoard) focusAfterRender = null;
     closeMenu(false);
     const variables = model.get("variables") || [];
-    const groups = model.get("groups") || [];
+    view = planView();
+    const groups = view.groups;
     const byName = {};
     for (const v of variables) byName[v.name] = v;
     root.replaceChildren();
@@ -675,7 +899,10 @@ function render({ model, el }) {
     }
     const cols = h("div", "vb-columns");
     const ordered = [...groups.filter((g) => g.id !== "rest"), ...groups.filter((g) => g.id === "rest")];
-    for (const g of ordered) cols.appendChild(groupColumn(g, byName));
+    for (const g of ordered) {
+      if (g.id === "rest") for (const a of view.added) cols.appendChild(pendingColumn(a, byName));
+      cols.appendChild(groupColumn(g, byName));
+    }
     if (!hidden("groups")) cols.appendChild(newGroupZone());
     root.appendChild(cols);
     const discrete = variables.filter((v) => v.discrete);
@@ -690,13 +917,12 @@ function render({ model, el }) {
     }
     root.appendChild(live);
     if (keepFormulaText !== undefined && restoreSel) {
-      const t = root.querySelector(restoreSel);
+      const t = root.querySelector([].concat(restoreSel)[0]);
       if (t && t.matches(".vb-flow-formula")) t.value = keepFormulaText;
     }
     if (restoreSel) {
       focusAfterRender = null;
-      const t = root.querySelector(restoreSel);
-      if (t) t.focus();
+      focusFirst(restoreSel);
     }
   }
 
@@ -704,6 +930,7 @@ function render({ model, el }) {
   const traits = [
     "variables",
     "groups",
+    "group_details",
     "families",
     "flow_names",
     "errors",
@@ -713,6 +940,7 @@ function render({ model, el }) {
     "notice_level",
     "hidden",
     "locked",
+    "queued",
   ];
   for (const t of traits) model.on("change:" + t, onChange);
   const onDocPointer = (ev) => {
