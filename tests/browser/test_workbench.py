@@ -175,6 +175,11 @@ def test_drag_family_flow_editor_fit_stop_reset(lab_server, page):
     page.locator(".vb-new-group").click()
     page.locator(".vb-board .vb-notice").wait_for()
     assert "applied when it ends" in page.locator(".vb-board .vb-notice").inner_text()
+    # ... and shown where it will land, marked pending (not snapped back)
+    page.locator(".vb-group--new-pending .vb-pending-badge").wait_for()
+    page.locator(".vb-chip[data-var='tau']").drag_to(page.locator(".vb-group[data-group='rest']"))
+    page.locator(".vb-group[data-group='rest'] .vb-chip--pending[data-var='tau']").wait_for()
+    assert _groups(page)["g1"]["variables"] == ["mu", "tau"]  # not applied yet
     _shot(page, "workbench_fitting.png", page.locator(".vb-workbench"))
 
     # Stop mid-run
@@ -194,7 +199,10 @@ def test_drag_family_flow_editor_fit_stop_reset(lab_server, page):
     assert 0 < done[1] < 200_000
     assert done[2] is False
     page.wait_for_function("() => !document.querySelector('.vb-fit').disabled", timeout=120_000)
-    page.locator(".vb-group[data-group='g3']").wait_for()  # the queued edit, applied
+    page.locator(".vb-group[data-group='g3']").wait_for()  # the queued edits, applied
+    _chip_in(page, "rest", "tau").wait_for()
+    assert page.locator(".vb-pending-badge").count() == 0
+    assert _groups(page)["rest"]["variables"] == ["tau"]
     _shot(page, "workbench_stopped.png", page.locator(".vb-workbench"))
 
     # Reset
@@ -321,11 +329,13 @@ def test_compare_runs_with_reference_screenshot(lab_server, page):
 
     marginals = page.locator("img.vb-marginals")
     before = marginals.get_attribute("src")
+    status = page.locator(".vb-status").inner_text()
     page.locator(".vb-reference input").check()
     page.wait_for_function(
-        "() => document.querySelector('.vb-status').innerText.includes('NUTS reference ready')",
+        "() => document.querySelector('.vb-reference-note').innerText.includes('ready')",
         timeout=120_000,
     )
+    assert page.locator(".vb-status").inner_text() == status  # the run summary stays
     page.wait_for_function(
         "(s) => document.querySelector('img.vb-marginals').getAttribute('src') !== s",
         arg=before,
@@ -335,11 +345,26 @@ def test_compare_runs_with_reference_screenshot(lab_server, page):
     code = page.locator(".vb-code textarea")
     code.wait_for()
     assert "vibench.Group([model['mu'], model['tau']], vfam='full_rank')" in code.input_value()
+    page.locator(".vb-copy-button").click()
+    page.wait_for_function("() => document.querySelector('.vb-copy-note').innerText !== ''")
+    assert page.locator(".vb-copy-note").inner_text() == "Copied."
+    assert kernel_eval(page, "print(wb.copy_button.copies)").strip() == "1"
+    # the plan tab's buttons show their whole labels
+    page.locator(".vb-workbench").get_by_role("tab", name="Plan (JSON)").click()
+    apply = page.locator(".vb-apply-plan")
+    assert apply.evaluate("b => b.scrollWidth <= b.clientWidth + 1")
+    _shot(page, "workbench_plan_tab.png", page.locator(".vb-tabs"))
     page.locator(".vb-workbench").get_by_role("tab", name="Runs").click()
+    # the plots are as wide as the workbench (up to 960 CSS px), with 2x pixels
+    elbo = page.locator("img.vb-elbo")
+    size = elbo.evaluate("i => [i.clientWidth, i.naturalWidth]")
+    assert size[0] >= 900
+    assert size[1] >= 1.9 * size[0]
     _theme(page, "JupyterLab Light")
     _shot(page, "workbench_compare.png", page.locator(".vb-workbench"))
     _theme(page, "JupyterLab Dark")
     try:
+        assert "invert" in elbo.evaluate("i => getComputedStyle(i).filter")
         _shot(page, "workbench_compare_dark.png", page.locator(".vb-workbench"))
     finally:
         _theme(page, "JupyterLab Light")
@@ -408,3 +433,213 @@ def test_instructor_preset_hides_and_locks_controls(lab_server, page):
     page.wait_for_selector(".vb-notice:has-text('fixed for this exercise')")
     assert _groups(page)["g1"]["family"] == "full_rank"
     _shot(page, "workbench_preset_locked.png", wb)
+
+
+def _cells(page) -> dict:
+    """The notebook's cells as JupyterLab sees them: types, count, the active one, mode."""
+    return page.evaluate(
+        """() => {
+            const nb = window.jupyterapp.shell.currentWidget.content;
+            return {types: nb.widgets.map(c => c.model.type), active: nb.activeCellIndex,
+                    mode: nb.mode};
+        }"""
+    )
+
+
+def _focused(page, selector: str) -> None:
+    page.wait_for_function(
+        "(sel) => document.activeElement && document.activeElement.matches(sel)", arg=selector
+    )
+
+
+def test_board_keys_stay_on_the_board_focus_escape_and_narrow_layout(lab_server, page):
+    """Keys never reach notebook shortcuts; focus survives redraws; Escape cancels a drag;
+    at 1024 px the columns wrap and every group, the new-group zone and menus stay on screen."""
+    _open_workbench(page, lab_server, "wb_board_keys.ipynb")
+    cells0 = _cells(page)
+    assert cells0["mode"] == "command"  # where m, b, a, arrows... are notebook shortcuts
+
+    # letters and arrows on a focused chip: the board's, not the notebook's
+    page.locator(".vb-chip[data-var='mu']").focus()
+    for key in ["b", "a", "m", "y", "ArrowUp", "j"]:
+        page.keyboard.press(key)
+    assert _cells(page) == cells0
+    _focused(page, ".vb-chip[data-var='mu']")
+    page.keyboard.press("ArrowDown")  # the board's own key: opens the move menu
+    page.locator(".vb-move-menu").wait_for()
+    page.keyboard.press("Escape")
+    page.locator(".vb-move-menu").wait_for(state="detached")
+    _focused(page, ".vb-chip[data-var='mu']")
+    # on a focused family select: letters change nothing, arrows change the family
+    picker = page.locator(".vb-group[data-group='rest'] select.vb-family")
+    picker.focus()
+    for key in ["m", "b", "a", "d"]:
+        page.keyboard.press(key)
+    assert _cells(page) == cells0
+    page.keyboard.press("ArrowDown")  # mean-field -> full-rank
+    _focused(page, ".vb-group[data-group='rest'] select.vb-family")
+    page.wait_for_function(
+        "() => document.querySelector(\".vb-group[data-group='rest'] select.vb-family\").value"
+        " === 'full_rank'"
+    )
+    assert _groups(page)["rest"]["family"] == "full_rank"
+    page.keyboard.press("ArrowUp")  # and back
+    page.wait_for_function(
+        "() => document.querySelector(\".vb-group[data-group='rest'] select.vb-family\").value"
+        " === 'mean_field'"
+    )
+    _focused(page, ".vb-group[data-group='rest'] select.vb-family")
+    assert _groups(page)["rest"]["family"] == "mean_field"
+    assert _cells(page) == cells0  # no cell inserted, none turned to Markdown, none selected
+
+    # Escape during a pointer drag cancels it: the chip stays, nothing is sent
+    chip = page.locator(".vb-chip[data-var='tau']").bounding_box()
+    zone = page.locator(".vb-new-group").bounding_box()
+    page.mouse.move(chip["x"] + 8, chip["y"] + 8)
+    page.mouse.down()
+    page.mouse.move(zone["x"] + zone["width"] / 2, zone["y"] + zone["height"] / 2, steps=8)
+    page.locator(".vb-ghost").wait_for()
+    assert page.locator(".vb-new-group.vb-drop-target").count() == 1
+    page.keyboard.press("Escape")
+    page.locator(".vb-ghost").wait_for(state="detached")
+    page.mouse.up()
+    assert page.locator(".vb-drop-target, .vb-chip--dragging").count() == 0
+    _chip_in(page, "rest", "tau").wait_for()
+    assert list(_groups(page)) == ["rest"]
+    assert _cells(page) == cells0
+
+    # focus after flow-editor actions: Enter on a button keeps focus on its equivalent
+    kernel_eval(page, "wb.session.add_group('scale-planar-loc', ['theta_tilde'])")
+    editor = page.locator(".vb-group[data-group='g1'] .vb-flow-editor")
+    editor.wait_for()
+    formula = "document.querySelector(\".vb-group[data-group='g1'] .vb-flow-formula\").value"
+    editor.locator(".vb-flow-step[data-index='0'] .vb-flow-down").focus()
+    page.keyboard.press("Enter")  # scale moves down: focus follows it
+    page.wait_for_function(f"() => {formula} === 'planar-scale-loc'")
+    _focused(page, ".vb-group[data-group='g1'] .vb-flow-step[data-index='1'] .vb-flow-down")
+    page.keyboard.press("Enter")  # to the bottom: its ↓ is disabled, focus goes to its ↑
+    page.wait_for_function(f"() => {formula} === 'planar-loc-scale'")
+    _focused(page, ".vb-group[data-group='g1'] .vb-flow-step[data-index='2'] .vb-flow-up")
+    editor.locator(".vb-flow-add[data-flow='radial']").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"() => {formula} === 'planar-loc-scale-radial'")
+    _focused(page, ".vb-group[data-group='g1'] .vb-flow-add[data-flow='radial']")
+    page.keyboard.press("Enter")  # focus stayed, so a second Enter adds a second one
+    page.wait_for_function(f"() => {formula} === 'planar-loc-scale-radial*2'")
+    _focused(page, ".vb-group[data-group='g1'] .vb-flow-add[data-flow='radial']")
+    assert _groups(page)["g1"]["family"] == "planar-loc-scale-radial*2"
+    assert _cells(page) == cells0
+    # the chip names the model's coordinates
+    assert "school: 8" in page.locator(".vb-chip[data-var='theta_tilde']").inner_text()
+
+    # narrow screens: the columns wrap, nothing is cut off
+    kernel_eval(page, "wb.session.add_group('full_rank', ['mu'])")
+    _chip_in(page, "g2", "mu").wait_for()
+    for width in (1024, 1400):
+        page.set_viewport_size({"width": width, "height": 1400})
+        page.wait_for_timeout(300)  # let JupyterLab relayout
+        for sel in [".vb-new-group", ".vb-group[data-group='rest']", ".vb-group[data-group='g2']"]:
+            box = page.locator(sel).bounding_box()
+            assert box is not None, sel
+            assert box["x"] >= 0, (sel, width, box)
+            assert box["x"] + box["width"] <= width, (sel, width, box)
+        for theme in ("JupyterLab Light", "JupyterLab Dark"):
+            _theme(page, theme)
+            tag = "dark" if "Dark" in theme else "light"
+            _shot(page, f"board_{width}_{tag}.png", page.locator(".vb-board"))
+        _theme(page, "JupyterLab Light")
+    page.set_viewport_size({"width": 1024, "height": 1400})
+    page.wait_for_timeout(300)
+    page.locator(".vb-chip[data-var='tau']").focus()
+    page.keyboard.press("Enter")
+    menu = page.locator(".vb-move-menu")
+    menu.wait_for()
+    box = menu.bounding_box()
+    assert box["x"] >= 0, box
+    assert box["x"] + box["width"] <= 1024, box
+    _shot(page, "board_1024_menu.png", page.locator(".vb-board"))
+    page.keyboard.press("Escape")
+    assert _cells(page) == cells0
+
+
+def test_empirical_plan_fits_particles_and_says_what_it_shows(lab_server, page):
+    """Rest to empirical: the particle controls appear, MC samples greys out, and the fit's
+    status, plot and table speak of the particles' mean log p, with k-hat n/a."""
+    _open_workbench(page, lab_server, "wb_empirical.ipynb")
+    particles = page.locator(".vb-particles input")
+    assert not particles.is_visible()
+    page.locator(".vb-group[data-group='rest'] select.vb-family").select_option("empirical")
+    particles.wait_for(state="visible")
+    assert page.locator(".vb-temperature input").is_visible()
+    assert page.locator(".vb-mc-samples input").is_disabled()
+    particles.fill("30")
+    particles.press("Tab")
+    iterations = page.locator(".vb-iterations input")
+    iterations.fill("400")
+    iterations.press("Tab")
+    page.wait_for_function(
+        "() => document.querySelector('.vb-fit') && !document.querySelector('.vb-fit').disabled"
+    )
+    assert kernel_eval(page, "print(wb.session.particles, wb.iterations.value)").split() == [
+        "30",
+        "400",
+    ]
+    page.locator(".vb-fit").click()
+    page.wait_for_function(
+        "() => document.querySelector('.vb-status').innerText.includes('k-hat n/a')",
+        timeout=120_000,
+    )
+    status = page.locator(".vb-status").inner_text()
+    assert "mean log p of the particles" in status
+    assert "nan" not in status
+    # the table is refreshed just after the final status line
+    page.wait_for_function(
+        "() => document.querySelector('.vb-runs').innerText.includes('n/a (particles)')"
+    )
+    _shot(page, "workbench_empirical.png", page.locator(".vb-workbench"))
+
+
+def test_rowwise_toggle_and_a_group_built_in_python(lab_server, page):
+    """Row-wise on a vector variable from the board; a Python-built group is read-only."""
+    _open_workbench(page, lab_server, "wb_rowwise.ipynb")
+    page.locator(".vb-chip[data-var='theta_tilde']").drag_to(page.locator(".vb-new-group"))
+    _chip_in(page, "g1", "theta_tilde").wait_for()
+    toggle = page.locator(".vb-group[data-group='g1'] .vb-rowwise")
+    assert toggle.get_attribute("aria-pressed") == "false"
+    assert toggle.is_enabled()
+    toggle.click()
+    page.wait_for_selector(".vb-group[data-group='g1'] .vb-rowwise[aria-pressed='true']")
+    head = page.locator(".vb-group[data-group='g1'] .vb-group-count").inner_text()
+    assert head == "row-wise · 8 rows"
+    assert kernel_eval(page, "print(wb.session.group('g1').rowwise)").strip() == "True"
+    # mu (a scalar) cannot join; its own group cannot be row-wise (the tooltip says why)
+    page.locator(".vb-chip[data-var='mu']").drag_to(page.locator(".vb-group[data-group='g1']"))
+    page.wait_for_selector(".vb-notice")
+    assert "cannot join row-wise group" in page.locator(".vb-notice").inner_text()
+    page.locator(".vb-chip[data-var='mu']").drag_to(page.locator(".vb-new-group"))
+    _chip_in(page, "g2", "mu").wait_for()
+    mu_toggle = page.locator(".vb-group[data-group='g2'] .vb-rowwise")
+    assert mu_toggle.is_disabled()
+    assert "batch dimension" in (mu_toggle.get_attribute("title") or "")
+
+    # a group built in Python: shown read-only, no remove, no family picker, not a target
+    kernel_eval(
+        page,
+        "m = wb.session.model\n"
+        "gid = wb.session.add_custom_group(vibench.Group([m['tau']], vfam='fr', model=m), "
+        "label='my <b>group</b>')",
+    )
+    col = page.locator(".vb-group.vb-group--custom[data-group='g3']")
+    col.wait_for()
+    assert col.locator(".vb-custom-label").inner_text() == "my <b>group</b>"  # as text
+    assert col.locator("select.vb-family").count() == 0
+    assert col.locator(".vb-remove-group").count() == 0
+    assert col.locator(".vb-rowwise").count() == 0
+    assert "built in Python" in (
+        col.locator(".vb-chip[data-var='tau']").get_attribute("title") or ""
+    )
+    page.locator(".vb-chip[data-var='mu']").focus()
+    page.keyboard.press("Enter")
+    page.locator(".vb-move-menu").wait_for()
+    assert page.locator(".vb-move-option[data-target='g3']").count() == 0
+    page.keyboard.press("Escape")

@@ -2,6 +2,12 @@
 
 It keeps a plan, "fits" by writing a synthetic ELBO curve from a worker thread (with
 progress events like the real session), and records the calls it received.
+
+Like the real session it accepts the "empirical" family while a plan is edited and
+refuses, at fit time, a plan that mixes empirical groups with other families. A
+particle plan's run records a rising "mean log p of the particles" curve (the real
+session's trace for SVGD, see ``vibench.session.trace_label``) and its k-hat is not
+available.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-# The real progress record: a plain dataclass, so the fake needs no copy of it.
+# The real progress record and k-hat: plain classes, so the fake needs no copies.
+from vibench.session._diagnostics import NOT_AVAILABLE, Khat
 from vibench.session._run import Progress
 
 
@@ -42,6 +49,9 @@ class Group:
     id: str
     variables: list[str]
     family: str
+    rowwise: bool = False
+    custom: bool = False
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class Settings:
     seed: int | None = None
     tolerance: float | None = None
     window: int = 100
+    temperature: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -67,7 +78,7 @@ class Run:
     message: str = ""
     seconds: float = 0.0
     chunks: list[np.ndarray] = field(default_factory=list)
-    khat: float | None = None
+    khat: Any = None
 
     @property
     def elbo(self) -> np.ndarray:
@@ -79,7 +90,7 @@ class Run:
 
 
 FLOWS = ("planar", "radial", "hh", "scale", "loc")
-FAMILIES = ("mean_field", "full_rank")
+FAMILIES = ("mean_field", "full_rank", "empirical")
 
 
 def _canonical(family: Any) -> str:
@@ -88,8 +99,6 @@ def _canonical(family: Any) -> str:
     key = family.strip().lower()
     if key in FAMILIES:
         return key
-    if key == "empirical":
-        raise FakePlanError("family 'empirical' has no density log q, so the ELBO cannot fit it")
     tokens = key.replace(" ", "").split("-")
     for t in tokens:
         name = t.split("*")[0]
@@ -102,6 +111,9 @@ class FakeSession:
     """Three variables like eight schools plus a discrete one, and a fake fit."""
 
     flow_names = FLOWS
+    #: The fake fits its discrete ``k`` (it ignores it); ``vibench.Session`` cannot, and
+    #: the workbench disables Fit for it (set False to see that).
+    fits_discrete = True
 
     def __init__(self, *, step_seconds: float = 0.0005, discrete: bool = True) -> None:
         self._vars = [
@@ -114,6 +126,7 @@ class FakeSession:
         self._groups: dict[str, tuple[list[str], str]] = {}
         self._rest_family = "mean_field"
         self._next = 1
+        self._particles = 100
         self.settings = Settings()
         self._runs: list[Run] = []
         self._subscribers: list[Callable] = []
@@ -141,6 +154,17 @@ class FakeSession:
     @property
     def runs(self) -> list[Run]:
         return list(self._runs)
+
+    @property
+    def particles(self) -> int:
+        return self._particles
+
+    def _held(self) -> list[Group]:
+        return [g for g in self.groups if g.variables]
+
+    def _is_particle_plan(self) -> bool:
+        held = self._held()
+        return bool(held) and all(g.family == "empirical" for g in held)
 
     @property
     def running(self) -> bool:
@@ -206,6 +230,15 @@ class FakeSession:
 
         self._edit(go)
 
+    def set_particles(self, n: int) -> None:
+        def go() -> None:
+            if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 5000:
+                raise FakePlanError(f"particles must be an int from 2 to 5000, got {n!r}")
+            self._particles = n
+            self.calls.append(("set_particles", n))
+
+        self._edit(go)
+
     def remove_group(self, group_id: str) -> None:
         def go() -> None:
             if group_id == "rest" or group_id not in self._groups:
@@ -231,11 +264,28 @@ class FakeSession:
 
     # fitting
     def _plan(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "groups": [
                 {"id": g.id, "family": g.family, "variables": g.variables} for g in self.groups
             ]
         }
+        if any(g.family == "empirical" for g in self.groups):
+            out["particles"] = self._particles
+        return out
+
+    def _check_particles_alone(self) -> None:
+        """The real session's rule: empirical groups only next to other empirical groups."""
+        held = self._held()
+        empirical = [g.id for g in held if g.family == "empirical"]
+        if not empirical or len(empirical) == len(held):
+            return
+        others = ", ".join(f"group {g.id!r} ({g.family})" for g in held if g.family != "empirical")
+        raise FakePlanError(
+            f"group {empirical[0]!r} is empirical: a particle cloud fitted by SVGD, which "
+            f"moves the particles of the whole posterior at once, so it cannot be fitted "
+            f"next to {others} (fitted by the ELBO, which particles cannot be). Either set "
+            "every group to 'empirical', or give it another family."
+        )
 
     def start(self, n: int | None = None, **settings: Any) -> Run:
         if self._busy:
@@ -245,6 +295,7 @@ class FakeSession:
                 raise FakePlanError(
                     f"group {gid!r} is empty; move a variable into it or remove it"
                 )
+        self._check_particles_alone()
         self.settings = dataclasses.replace(
             self.settings, iterations=n or self.settings.iterations, **settings
         )
@@ -269,13 +320,19 @@ class FakeSession:
         last = t0
         done = 0
         status = "finished"
+        particles = "particles" in run.plan and all(
+            g["family"] == "empirical" for g in run.plan["groups"] if g["variables"]
+        )
         while done < n:
             if self._stop.is_set():
                 status = "stopped"
                 break
             k = min(50, n - done)
             it = self.iteration + done + np.arange(k)
-            run.chunks.append(-(30 + 100 * np.exp(-it / 300)) + rng.normal(0, 1, k))
+            if particles:  # the mean log p of the particles: rises, levels off
+                run.chunks.append(-(5 + 40 * np.exp(-it / 200)) + rng.normal(0, 0.1, k))
+            else:
+                run.chunks.append(-(30 + 100 * np.exp(-it / 300)) + rng.normal(0, 1, k))
             done += k
             time.sleep(self.step_seconds * k)
             now = time.perf_counter()
@@ -289,7 +346,7 @@ class FakeSession:
                 last = now
         run.seconds = time.perf_counter() - t0
         run.status = status
-        run.khat = 0.42
+        run.khat = Khat(float("nan"), NOT_AVAILABLE, 1000) if particles else 0.42
         self.iteration += done
         self._runs.append(run)
         self._busy = False
@@ -348,6 +405,8 @@ class FakeSession:
                 s.set_family("rest", g["family"])
             else:
                 s.add_group(g["family"], g["variables"])
+        if "particles" in data["plan"]:
+            s.set_particles(data["plan"]["particles"])
         if "settings" in data:
             s.settings = Settings(**data["settings"])
         return s

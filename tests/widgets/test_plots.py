@@ -71,7 +71,7 @@ def test_live_elbo_plot_redraws_its_background_rarely():
     plot = LiveElboPlot()
     y = _trace(6000)
     pngs = [plot.frame(ElboTrace("now", y[:n]), total=6000) for n in range(500, 6001, 250)]
-    assert all(p.startswith(b"\x89PNG") for p in pngs)
+    assert all(p.startswith(b"\xff\xd8") for p in pngs)  # live frames are JPEGs
     assert plot.redraws <= 8 < len(pngs)
     assert len(set(pngs)) == len(pngs)  # every frame shows new data
 
@@ -178,10 +178,12 @@ def test_fast_kde_matches_arviz():
         assert np.isfinite(fast_kde(x)[1]).all()
 
 
-def test_live_frames_are_small_palette_pngs_and_leave_no_artists():
+def test_live_frames_are_2x_jpegs_and_leave_no_artists():
     import io
 
     from PIL import Image
+
+    from vibench.plots._style import PIXEL_RATIO, RENDER_DPI
 
     plot = LiveElboPlot()
     y = _trace(3000)
@@ -190,8 +192,10 @@ def test_live_frames_are_small_palette_pngs_and_leave_no_artists():
     pngs = [plot.frame(ElboTrace("now", y[:k]), total=3000) for k in range(1100, 3000, 300)]
     assert len(plot.ax.get_children()) == n_artists
     img = Image.open(io.BytesIO(pngs[-1]))
-    assert img.mode == "P"
-    assert len(pngs[-1]) < 30_000
+    assert img.format == "JPEG"
+    # two device pixels per CSS pixel: 10 in at 96 CSS px/in is 960 CSS px, 1920 pixels
+    assert img.size[0] == round(plot.fig.get_size_inches()[0] * RENDER_DPI) == 960 * PIXEL_RATIO
+    assert len(pngs[-1]) < 250_000
     # the band, line and label are drawn: the frame differs from the background
     assert pngs[0] != pngs[-1]
 
@@ -211,7 +215,8 @@ def test_live_marginals_keep_their_limits_for_small_moves_but_not_the_final_fram
     first = plot.redraws
     for shift in (0.05, 0.1, 0.15):
         png = plot.frame(panels, marginal_densities(panels, draws(shift), fast=True), live=True)
-        assert png[:4] == b"\x89PNG"
+        assert png[:2] == b"\xff\xd8"  # live: JPEG
     assert plot.redraws == first  # small moves: no redraw
-    plot.frame(panels, marginal_densities(panels, draws(5.0)), live=False)
+    final = plot.frame(panels, marginal_densities(panels, draws(5.0)), live=False)
+    assert final[:4] == b"\x89PNG"  # the final frame, kept in the notebook: PNG
     assert plot.redraws == first + 1  # a big move (or the final frame) redraws

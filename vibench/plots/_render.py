@@ -7,12 +7,12 @@ import io
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from vibench.plots._style import TEXT_MUTED
+from vibench.plots._style import RENDER_DPI, TEXT_MUTED
 
 __all__ = ["figure_to_png", "placeholder_figure", "placeholder_png"]
 
 
-def figure_to_png(fig: Figure, dpi: float = 80) -> bytes:
+def figure_to_png(fig: Figure, dpi: float = RENDER_DPI) -> bytes:
     """Render ``fig`` with Agg and return PNG bytes.
 
     Parameters
@@ -20,7 +20,9 @@ def figure_to_png(fig: Figure, dpi: float = 80) -> bytes:
     fig : matplotlib.figure.Figure
         A figure (no pyplot involved).
     dpi : float
-        Resolution; the pixel size is ``figsize * dpi``.
+        Resolution; the pixel size is ``figsize * dpi``. The default carries two
+        device pixels per CSS pixel (``RENDER_DPI``): show the image
+        ``figsize * CSS_DPI`` CSS pixels wide.
 
     Returns
     -------
@@ -58,7 +60,7 @@ def placeholder_figure(text: str, figsize: tuple[float, float] = (6.0, 3.0)) -> 
 
 
 def placeholder_png(
-    text: str, figsize: tuple[float, float] = (6.0, 3.0), dpi: float = 80
+    text: str, figsize: tuple[float, float] = (6.0, 3.0), dpi: float = RENDER_DPI
 ) -> bytes:
     """PNG bytes of :func:`placeholder_figure`."""
     return figure_to_png(placeholder_figure(text, figsize), dpi=dpi)

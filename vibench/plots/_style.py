@@ -4,7 +4,28 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-__all__ = ["RUN_COLORS", "apply_axes_style", "apply_figure_style"]
+__all__ = [
+    "CSS_DPI",
+    "PIXEL_RATIO",
+    "RENDER_DPI",
+    "RUN_COLORS",
+    "apply_axes_style",
+    "apply_figure_style",
+    "css_width",
+]
+
+#: CSS pixels per inch (the CSS definition): a figure ``w`` inches wide is shown
+#: ``w * CSS_DPI`` CSS pixels wide, so a 9 pt label reads as 12 CSS px, like the UI text.
+CSS_DPI = 96
+#: Device pixels per CSS pixel the images carry: sharp on HiDPI screens and projectors.
+PIXEL_RATIO = 2
+#: The resolution figures are rendered at.
+RENDER_DPI = CSS_DPI * PIXEL_RATIO
+#: Font sizes in points (at CSS scale): tick labels, axis labels and legends, titles.
+TICK_SIZE = 9
+LABEL_SIZE = 10
+LEGEND_SIZE = 9
+TITLE_SIZE = 10
 
 BACKGROUND = "#ffffff"
 TEXT = "#1f2328"
@@ -18,7 +39,7 @@ RUN_COLORS = ("#e36209", "#2da44e", "#8250df", "#bf3989", "#9a6700", "#0a7b83")
 
 
 def apply_figure_style(fig: Figure) -> None:
-    """White background and no frame, readable on light and dark notebook themes."""
+    """White background and no frame (the workbench's CSS adapts it to dark themes)."""
     fig.set_facecolor(BACKGROUND)
 
 
@@ -31,5 +52,10 @@ def apply_axes_style(ax) -> None:
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
         ax.spines[side].set_color("#afb8c1")
-    ax.tick_params(colors=TEXT_MUTED, labelsize=8, length=3)
+    ax.tick_params(colors=TEXT_MUTED, labelsize=TICK_SIZE, length=3)
     ax.title.set_color(TEXT)
+
+
+def css_width(fig: Figure) -> int:
+    """The width, in CSS pixels, a figure is meant to be shown at."""
+    return round(float(fig.get_size_inches()[0]) * CSS_DPI)

@@ -7,23 +7,48 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from vibench.plots._limits import StableLimits
 from vibench.plots._style import (
     CURRENT,
     CURRENT_RAW,
+    LABEL_SIZE,
+    LEGEND_SIZE,
     RUN_COLORS,
     TEXT_MUTED,
+    TICK_SIZE,
     apply_axes_style,
     apply_figure_style,
 )
 
-__all__ = ["ElboAxes", "ElboTrace", "elbo_figure", "rolling_median", "smooth"]
+__all__ = [
+    "ELBO_WIDTH",
+    "ElboAxes",
+    "ElboTrace",
+    "elbo_figure",
+    "legend_with_note",
+    "rolling_median",
+    "smooth",
+]
 
 #: Most points drawn per line; longer traces are summarised per bucket.
 MAX_POINTS = 600
 #: Earlier runs drawn at most (the latest ones).
 MAX_OVERLAID = 6
+#: Width of the ELBO plot in inches: ``ELBO_WIDTH * CSS_DPI`` = 960 CSS px, the width
+#: of the workbench in a usual JupyterLab notebook (the image scales down when narrower).
+ELBO_WIDTH = 10.0
+# the layout, in inches: the axes keep their height; the legend sits below them and the
+# figure grows by one row per two legend entries (it never covers a curve)
+_AXES_HEIGHT = 2.3
+_TOP = 0.12
+_LEFT = 0.8
+_RIGHT = 0.75  # room for the value label at the end of the current line
+_XAXIS = 0.55  # tick labels and "iteration" under the axes
+_LEGEND_ROW = 0.22
+#: Legend labels up to this length sit two to a row (longer ones one per row).
+_TWO_COLUMNS = 62
 
 
 @dataclass(frozen=True)
@@ -146,9 +171,11 @@ def rolling_median(y: np.ndarray, window: int, at: np.ndarray | None = None) -> 
     window = max(int(window), 1)
     if idx.size == 0:
         return np.empty(0)
-    # one row per requested index: the window ending there (NaN-padded at the start)
-    padded = np.concatenate([np.full(window - 1, np.nan), np.where(np.isfinite(y), y, np.nan)])
-    rows = np.lib.stride_tricks.sliding_window_view(padded, window)[idx]
+    # one row per requested index: the window ending there (NaN before the start); only
+    # the requested windows are gathered (a long trace is not copied whole every frame)
+    cols = idx[:, None] + np.arange(1 - window, 1)
+    rows = y[np.clip(cols, 0, max(y.size - 1, 0))] if y.size else np.full(cols.shape, np.nan)
+    rows[(cols < 0) | ~np.isfinite(rows)] = np.nan
     out = np.full(idx.size, np.nan)
     nan = np.isnan(rows)
     full = ~nan.any(axis=1)
@@ -192,6 +219,8 @@ def _robust_range(raw: np.ndarray, smoothed: np.ndarray) -> tuple[float, float]:
     """A y-range that ignores the first steep part of a fit and rare spikes."""
     n = raw.size
     r = raw[int(n * 0.1) :] if n >= 50 else raw
+    if r.size > 20_000:  # percentiles of an even subsample: the same to the eye, 10x cheaper
+        r = r[:: r.size // 20_000]
     s = smoothed[int(smoothed.size * 0.1) :] if smoothed.size >= 10 else smoothed
     r = r[np.isfinite(r)]
     s = s[np.isfinite(s)]
@@ -226,7 +255,9 @@ def elbo_figure(
     window: int = 100,
     total: int | None = None,
     axes: ElboAxes | None = None,
-    figsize: tuple[float, float] = (6.4, 3.0),
+    figsize: tuple[float, float] = (ELBO_WIDTH, 3.2),
+    ylabel: str = "ELBO",
+    note: str = "",
 ) -> Figure:
     """Draw the ELBO of the current run over its raw trace, earlier runs overlaid.
 
@@ -248,7 +279,15 @@ def elbo_figure(
     axes : ElboAxes or None
         Axis state from the previous frame, so live frames do not jump; updated in place.
     figsize : tuple of float
-        Size in inches.
+        Size in inches; the height grows with the legend below the axes (the axes
+        keep their height).
+    ylabel : str
+        What the traces are: ``"ELBO"``, or for particle (SVGD) runs ``"mean log p of
+        the particles"`` (``vibench.session.trace_label``). Traces of different kinds
+        are not comparable: pass only traces of this kind.
+    note : str
+        A short line written in italics as the legend's last entry (e.g. which runs
+        are not shown).
 
     Returns
     -------
@@ -260,8 +299,7 @@ def elbo_figure(
     axes.log_scale = log_scale
     fig = Figure(figsize=figsize)
     apply_figure_style(fig)
-    # fixed margins: a constrained layout costs more than the drawing of a live frame
-    fig.subplots_adjust(left=0.12, right=0.89, bottom=0.16, top=0.96)
+    # fixed margins (set with the legend): a constrained layout costs more than a frame
     ax = fig.add_subplot()
     apply_axes_style(ax)
     overlaid = list(previous)[-MAX_OVERLAID:]
@@ -287,16 +325,12 @@ def elbo_figure(
                 xy=(xs[np.isfinite(ys)][-1], last[-1]),
                 xytext=(4, 0),
                 textcoords="offset points",
-                fontsize=8,
+                fontsize=TICK_SIZE,
                 color=CURRENT,
                 va="center",
             )
-    elif overlaid:
-        ys = [_values(t.line(window, MAX_POINTS)[1], log_scale) for t in overlaid]
-        allv = np.concatenate([y[int(y.size * 0.1) :] for y in ys if y.size])
-        allv = allv[np.isfinite(allv)]
-        if allv.size:
-            lo_hi = (float(allv.min()), float(allv.max()))
+    # the earlier runs stay on the plot (a continued fit does not zoom them away)
+    lo_hi = _union(lo_hi, previous_range(overlaid, window, log_scale))
     if total is not None and current is not None:
         xmax = max(xmax, current.start + total)
     ax.set_xlim(0, xmax * 1.02)
@@ -305,16 +339,95 @@ def elbo_figure(
         ax.set_ylim(ylo, yhi)
     if log_scale:
         ax.yaxis.set_major_formatter(_pow10_formatter())
-        ax.set_ylabel("−ELBO (log scale)", fontsize=9, color=TEXT_MUTED)
-    else:
-        ax.set_ylabel("ELBO", fontsize=9, color=TEXT_MUTED)
-    ax.set_xlabel("iteration", fontsize=9, color=TEXT_MUTED)
+    ax.set_ylabel(axis_label(ylabel, log_scale), fontsize=LABEL_SIZE, color=TEXT_MUTED)
+    ax.set_xlabel("iteration", fontsize=LABEL_SIZE, color=TEXT_MUTED)
     if current is None and not overlaid:
         ax.text(0.5, 0.5, "no runs yet", transform=ax.transAxes, ha="center", color=TEXT_MUTED)
-    handles, _labels = ax.get_legend_handles_labels()
-    if handles:
-        ax.legend(fontsize=7, loc="lower right", frameon=False, labelcolor=TEXT_MUTED)
+    handles, labels = ax.get_legend_handles_labels()
+    legend_with_note(ax, handles, labels, note)
     return fig
+
+
+def axis_label(ylabel: str, log_scale: bool) -> str:
+    """The value axis's label: ``"ELBO"``, or ``"−ELBO (log scale)"`` on a log scale."""
+    if not log_scale:
+        return ylabel
+    return f"−{ylabel} (log scale)" if " " not in ylabel else f"−({ylabel}), log scale"
+
+
+def previous_range(
+    previous: Sequence[ElboTrace], window: int, log_scale: bool
+) -> tuple[float, float]:
+    """The value range of earlier runs' smoothed lines (after their first tenth)."""
+    parts = []
+    for t in previous:
+        y = _values(t.line(window, MAX_POINTS)[1], log_scale)
+        y = y[int(y.size * 0.1) :]
+        y = y[np.isfinite(y)]
+        if y.size:
+            parts += [float(y.min()), float(y.max())]
+    if not parts:
+        return (np.nan, np.nan)
+    return (min(parts), max(parts))
+
+
+def _union(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    lo = [v for v in (a[0], b[0]) if np.isfinite(v)]
+    hi = [v for v in (a[1], b[1]) if np.isfinite(v)]
+    if not lo or not hi:
+        return (np.nan, np.nan)
+    return (min(lo), max(hi))
+
+
+def legend_with_note(ax, handles: list, labels: list[str], note: str = "") -> None:
+    """The legend below the axes: one entry per line, then ``note`` in italics.
+
+    The figure is resized so that the axes keep their height and the legend (two
+    entries a row, one when a label is long) fits under them in full: it never covers
+    a curve and no label is cut. The note says which runs the plot leaves out (ELBO and
+    particle traces are not comparable).
+    """
+    handles, labels = list(handles), list(labels)
+    if note:
+        handles.append(Line2D([], [], linestyle="none"))
+        labels.append(note)
+    ncols = 2 if all(len(t) <= _TWO_COLUMNS for t in labels) else 1
+    rows = -(-len(labels) // ncols)
+    _layout(ax.figure, rows)
+    if not handles:
+        return
+    below = -_XAXIS / _AXES_HEIGHT
+    legend = ax.legend(
+        handles,
+        labels,
+        fontsize=LEGEND_SIZE,
+        loc="upper left",
+        bbox_to_anchor=(-0.01, below),
+        ncols=ncols,
+        frameon=False,
+        labelcolor=TEXT_MUTED,
+        handlelength=1.8,
+        columnspacing=2.0,
+        borderaxespad=0.0,
+        borderpad=0.0,
+    )
+    if note:
+        legend.get_texts()[-1].set_fontstyle("italic")
+
+
+def _layout(fig: Figure, legend_rows: int) -> None:
+    """Size ``fig`` (its width kept) for axes of a fixed height and the legend rows below."""
+    width = float(fig.get_size_inches()[0])
+    legend = legend_rows * _LEGEND_ROW + (0.1 if legend_rows else 0.0)
+    height = _TOP + _AXES_HEIGHT + _XAXIS + legend
+    if abs(float(fig.get_size_inches()[1]) - height) > 1e-6:
+        fig.set_size_inches(width, height, forward=False)
+    fig.subplots_adjust(
+        left=_LEFT / width,
+        right=1 - _RIGHT / width,
+        top=1 - _TOP / height,
+        bottom=(_XAXIS + legend) / height,
+    )
 
 
 def _plot_previous_runs(ax, previous, window: int, log_scale: bool) -> float:
@@ -337,7 +450,7 @@ def _plot_previous_runs(ax, previous, window: int, log_scale: bool) -> float:
     return xmax
 
 
-def _short(label: str, limit: int = 48) -> str:
+def _short(label: str, limit: int = 110) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 

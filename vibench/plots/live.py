@@ -24,25 +24,38 @@ from vibench.plots._limits import StableLimits
 from vibench.plots._style import (
     CURRENT,
     CURRENT_RAW,
+    LABEL_SIZE,
+    RENDER_DPI,
     TEXT_MUTED,
+    TICK_SIZE,
     apply_axes_style,
     apply_figure_style,
 )
 from vibench.plots.elbo import (
+    ELBO_WIDTH,
     MAX_OVERLAID,
     MAX_POINTS,
     ElboAxes,
     ElboTrace,
     _envelope,
+    _layout,
     _plot_previous_runs,
     _pow10_formatter,
     _robust_range,
     _short,
+    _union,
     _values,
+    axis_label,
+    legend_with_note,
+    previous_range,
 )
-from vibench.plots.marginals import MarginalAxes, Panel, marginals_figure
+from vibench.plots.marginals import PANEL_SIZE, MarginalAxes, Panel, marginals_figure
 
-__all__ = ["LiveElboPlot", "LiveMarginalsPlot", "rgba_to_png"]
+__all__ = ["LiveElboPlot", "LiveMarginalsPlot", "rgba_to_jpeg", "rgba_to_png"]
+
+#: Buckets of the raw-trace band in a live frame (a polygon of twice as many points):
+#: about 3 CSS px each, and half the drawing cost of the final figure's band.
+BAND_POINTS = 300
 
 
 def rgba_to_png(
@@ -60,6 +73,31 @@ def rgba_to_png(
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+def rgba_to_jpeg(rgba: memoryview | bytes, size: tuple[int, int], quality: int = 88) -> bytes:
+    """Encode an RGBA buffer as JPEG: the live frames' format.
+
+    At two device pixels per CSS pixel a PNG of a plot costs 15-25 ms to encode (the
+    pixels quadruple), more than a live frame may take; a JPEG costs 2-3 ms (the RGBA
+    buffer is read as RGBX: no conversion). Chroma is sampled at half resolution, which
+    is the displayed (CSS) resolution, so at the displayed size no artefact is visible.
+    The final frame of a fit, which stays in the saved notebook, is a PNG.
+    """
+    img = Image.frombuffer("RGBX", size, rgba, "raw", "RGBX", 0, 1)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality, subsampling=2)
+    return buf.getvalue()
+
+
+def encode_frame(rgba: memoryview | bytes, size: tuple[int, int], *, live: bool) -> bytes:
+    """A live frame as JPEG (cheap), a final frame as PNG (exact, kept in the notebook)."""
+    return rgba_to_jpeg(rgba, size) if live else rgba_to_png(rgba, size)
+
+
+def image_format(data: bytes) -> str:
+    """``"png"`` or ``"jpeg"``, from the first bytes of an encoded image."""
+    return "jpeg" if data[:2] == b"\xff\xd8" else "png"
 
 
 def _nice_ceiling(x: float) -> float:
@@ -103,22 +141,25 @@ class LiveElboPlot:
     Parameters
     ----------
     figsize : tuple of float
-        Size in inches.
+        Size in inches (the height follows the legend, as in
+        :func:`~vibench.plots.elbo_figure`).
     dpi : float
-        Pixels per inch.
+        Pixels per inch (two device pixels per CSS pixel by default).
 
     Examples
     --------
     >>> plot = LiveElboPlot()
-    >>> png = plot.frame(ElboTrace("run", -np.linspace(50.0, 10.0, 300)), total=1000)
-    >>> png[:4] == b"\\x89PNG"
+    >>> jpeg = plot.frame(ElboTrace("run", -np.linspace(50.0, 10.0, 300)), total=1000)
+    >>> jpeg[:2] == b"\\xff\\xd8"
     True
     """
 
-    def __init__(self, figsize: tuple[float, float] = (6.4, 3.0), dpi: float = 80) -> None:
+    def __init__(
+        self, figsize: tuple[float, float] = (ELBO_WIDTH, 3.2), dpi: float = RENDER_DPI
+    ) -> None:
         self.fig = Figure(figsize=figsize, dpi=dpi)
         apply_figure_style(self.fig)
-        self.fig.subplots_adjust(left=0.12, right=0.89, bottom=0.16, top=0.96)
+        _layout(self.fig, 1)
         self.canvas = FigureCanvasAgg(self.fig)
         self.ax = self.fig.add_subplot()
         apply_axes_style(self.ax)
@@ -127,6 +168,7 @@ class LiveElboPlot:
         self._key: tuple | None = None
         self._background = None
         self._moving: tuple | None = None
+        self._previous_range: tuple[tuple, tuple[float, float]] | None = None
         #: Full background redraws so far (a test hook: most frames must not need one).
         self.redraws = 0
 
@@ -144,6 +186,8 @@ class LiveElboPlot:
         window: int,
         xlim: tuple[float, float],
         ylim: tuple[float, float] | None,
+        ylabel: str = "ELBO",
+        note: str = "",
     ) -> None:
         ax = self.ax
         # keep the axes (re-creating ticks is most of a full redraw's cost): only the
@@ -160,17 +204,14 @@ class LiveElboPlot:
             ax.set_ylim(*ylim)
         if log_scale:
             ax.yaxis.set_major_formatter(_pow10_formatter())
-            ax.set_ylabel("−ELBO (log scale)", fontsize=9, color=TEXT_MUTED)
         else:
             ax.yaxis.set_major_formatter(ScalarFormatter())
-            ax.set_ylabel("ELBO", fontsize=9, color=TEXT_MUTED)
-        ax.set_xlabel("iteration", fontsize=9, color=TEXT_MUTED)
+        ax.set_ylabel(axis_label(ylabel, log_scale), fontsize=LABEL_SIZE, color=TEXT_MUTED)
+        ax.set_xlabel("iteration", fontsize=LABEL_SIZE, color=TEXT_MUTED)
         handles, labels = ax.get_legend_handles_labels()
         handles.append(Line2D([], [], color=CURRENT, linewidth=2.0))
         labels.append(_short(label))
-        ax.legend(
-            handles, labels, fontsize=7, loc="lower right", frameon=False, labelcolor=TEXT_MUTED
-        )
+        legend_with_note(ax, handles, labels, note)
         self.canvas.draw()
         self._background = self.canvas.copy_from_bbox(self.fig.bbox)
         self.redraws += 1
@@ -183,11 +224,13 @@ class LiveElboPlot:
         log_scale: bool = False,
         window: int = 100,
         total: int | None = None,
+        ylabel: str = "ELBO",
+        note: str = "",
     ) -> bytes:
         """Render one frame and return PNG bytes.
 
         Parameters are those of :func:`~vibench.plots.elbo_figure`; the background is
-        rebuilt only when the limits, the scale or the earlier runs change.
+        rebuilt only when the limits, the scale, the labels or the earlier runs change.
         """
         if self.axes.log_scale is not None and self.axes.log_scale != log_scale:
             self.axes.reset()
@@ -211,17 +254,28 @@ class LiveElboPlot:
             if p.size:
                 xmax = max(xmax, float(p[-1]) + 1)
         lo_hi = _robust_range(raw, sm) if raw.size else (np.nan, np.nan)
+        runs = tuple((t.label, t.start, np.asarray(t.elbo).size) for t in previous)
+        # the earlier runs stay on the plot (a continued fit does not zoom them away);
+        # their range is computed once per set of runs
+        if self._previous_range is None or self._previous_range[0] != (runs, log_scale, window):
+            self._previous_range = (
+                (runs, log_scale, window),
+                previous_range(previous, window, log_scale),
+            )
+        lo_hi = _union(lo_hi, self._previous_range[1])
         ylim = self.axes.y.update(*lo_hi) if np.isfinite(lo_hi[0]) else None
         key = (
             log_scale,
             round(xmax * 1.02, 6),
             ylim,
             current.label,
-            tuple((t.label, t.start, np.asarray(t.elbo).size) for t in previous),
+            runs,
+            ylabel,
+            note,
         )
         if key != self._key or self._background is None:
             self._draw_background(
-                previous, current.label, log_scale, window, (0, xmax * 1.02), ylim
+                previous, current.label, log_scale, window, (0, xmax * 1.02), ylim, ylabel, note
             )
             self._key = key
         self.canvas.restore_region(self._background)
@@ -230,7 +284,7 @@ class LiveElboPlot:
         artists = []
         if raw.size:
             at = np.arange(pos.size)
-            xc, lo, hi = _envelope(raw, MAX_POINTS)
+            xc, lo, hi = _envelope(raw, BAND_POINTS)
             xb = np.interp(xc, at, pos)
             keep = np.isfinite(lo) & np.isfinite(hi)
             if keep.any():
@@ -252,20 +306,23 @@ class LiveElboPlot:
             ax.draw_artist(a)
             a.set_visible(False)  # never part of a background
         size = self.canvas.get_width_height()
-        return rgba_to_png(self.canvas.buffer_rgba(), size, palette=True)
+        return encode_frame(self.canvas.buffer_rgba(), size, live=True)
 
     def _moving_artists(self) -> tuple:
         """The current run's band, line and value label: made once, moved every frame."""
         if self._moving is None:
             ax = self.ax
             (band,) = ax.fill([0, 1], [0, 0], color=CURRENT_RAW, alpha=0.55, linewidth=0)
+            # no anti-aliasing: at two pixels per CSS pixel the browser's downscaling
+            # smooths the edges, and the band costs a third less to draw
+            band.set_antialiased(False)
             (line,) = ax.plot([], [], color=CURRENT, linewidth=2.0)
             value = ax.annotate(
                 "",
                 xy=(0, 0),
                 xytext=(4, 0),
                 textcoords="offset points",
-                fontsize=8,
+                fontsize=TICK_SIZE,
                 color=CURRENT,
                 va="center",
                 annotation_clip=False,
@@ -294,7 +351,10 @@ class LiveMarginalsPlot:
     """
 
     def __init__(
-        self, ncols: int = 5, panel_size: tuple[float, float] = (1.75, 1.35), dpi: float = 80
+        self,
+        ncols: int = 5,
+        panel_size: tuple[float, float] = PANEL_SIZE,
+        dpi: float = RENDER_DPI,
     ) -> None:
         self.ncols = ncols
         self.panel_size = panel_size
@@ -386,7 +446,7 @@ class LiveMarginalsPlot:
                 a.set_visible(True)
                 ax.draw_artist(a)
                 a.set_visible(False)  # never part of a background
-        return rgba_to_png(self.canvas.buffer_rgba(), self.canvas.get_width_height(), palette=live)
+        return encode_frame(self.canvas.buffer_rgba(), self.canvas.get_width_height(), live=live)
 
     def _set_limits(self, limits: list) -> None:
         assert self.fig is not None
@@ -414,7 +474,6 @@ class LiveMarginalsPlot:
             panel_size=self.panel_size,
             title=title,
             show_empty=False,
-            legend=True,
         )
         for ax, lim in zip(fig.axes, limits, strict=False):
             if lim is not None:

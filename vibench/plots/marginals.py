@@ -13,8 +13,12 @@ from matplotlib.figure import Figure
 from vibench.plots._limits import StableLimits
 from vibench.plots._style import (
     CURRENT,
+    LABEL_SIZE,
+    LEGEND_SIZE,
     REFERENCE,
     TEXT_MUTED,
+    TICK_SIZE,
+    TITLE_SIZE,
     apply_axes_style,
     apply_figure_style,
 )
@@ -32,6 +36,8 @@ __all__ = [
 MAX_ELEMENTS = 8
 #: Grid points of each density.
 GRID_LEN = 128
+#: Size of one panel in inches: five panels a row make the plot as wide as the ELBO plot.
+PANEL_SIZE = (2.0, 1.5)
 
 
 @dataclass(frozen=True)
@@ -211,7 +217,7 @@ def marginals_figure(
     *,
     axes: MarginalAxes | None = None,
     ncols: int = 5,
-    panel_size: tuple[float, float] = (1.75, 1.35),
+    panel_size: tuple[float, float] = PANEL_SIZE,
     title: str | None = None,
     show_empty: bool = True,
     legend: bool | None = None,
@@ -236,7 +242,9 @@ def marginals_figure(
     show_empty : bool
         Write "no draws" in panels without a density.
     legend : bool, optional
-        Whether to show the q / NUTS legend (default: when a reference is given).
+        Whether to show the q / NUTS legend (default: when a reference density is
+        drawn). It sits in the title's row, on the right (below the panels when the
+        figure is narrower than three panels).
 
     Returns
     -------
@@ -248,20 +256,35 @@ def marginals_figure(
     nrows = math.ceil(n / ncols)
     if legend is None:
         legend = reference is not None and any(r is not None for r in reference)
-    height = panel_size[1] * nrows + (0.3 if title else 0.0) + (0.3 if legend else 0.0)
-    fig = Figure(figsize=(panel_size[0] * ncols, height))
+    width = panel_size[0] * ncols
+    legend_below = bool(legend) and ncols < 3
+    head = 0.32 if title or (legend and not legend_below) else 0.0
+    foot = 0.34 + (0.3 if legend_below else 0.0)  # tick labels (and the legend)
+    gap = 0.5  # between rows: a panel's title over the tick labels of the row above
+    top = head + 0.3  # the first row's panel titles
+    height = panel_size[1] * nrows + head + (0.3 if legend_below else 0.0) + 0.12
+    fig = Figure(figsize=(width, height))
     apply_figure_style(fig)
     # fixed margins (in inches): a constrained layout costs more than a live frame's drawing
+    axes_height = (height - top - foot - (nrows - 1) * gap) / nrows
     fig.subplots_adjust(
-        left=0.15 / (panel_size[0] * ncols),
-        right=1 - 0.15 / (panel_size[0] * ncols),
-        bottom=(0.3 + (0.3 if legend else 0.0)) / height,
-        top=1 - (0.3 + (0.3 if title else 0.0)) / height,
+        left=0.15 / width,
+        right=1 - 0.15 / width,
+        bottom=foot / height,
+        top=1 - top / height,
         wspace=0.12,
-        hspace=0.55 * 1.35 / panel_size[1],
+        hspace=gap / max(axes_height, 0.3),
     )
     if title:
-        fig.suptitle(title, fontsize=9, color=TEXT_MUTED)
+        fig.text(
+            0.15 / width,
+            1 - 0.1 / height,
+            title,
+            ha="left",
+            va="top",
+            fontsize=LABEL_SIZE,
+            color=TEXT_MUTED,
+        )
     if not panels:
         ax = fig.add_subplot()
         ax.set_axis_off()
@@ -278,7 +301,7 @@ def marginals_figure(
         ax.grid(False)
         ax.spines["left"].set_visible(False)
         ax.set_yticks([])
-        ax.set_title(panel.label, fontsize=9, pad=3)
+        ax.set_title(panel.label, fontsize=TITLE_SIZE, pad=4)
         xs_lo, xs_hi, ymax = [], [], 0.0
         for dens, style in ((densities[k], "q"), (ref[k], "ref")):
             if dens is None:
@@ -305,17 +328,20 @@ def marginals_figure(
         yl = axes.y.setdefault(panel.label, StableLimits(pad=0.0, shrink=0.5))
         ax.set_xlim(*xl.update(min(xs_lo), max(xs_hi)))
         ax.set_ylim(0, yl.update(0.0, ymax * 1.08)[1])
-        ax.tick_params(axis="x", labelsize=7)
+        ax.tick_params(axis="x", labelsize=TICK_SIZE)
     if legend:
         fig.legend(
             handles=[
                 _line(CURRENT, "-", "q (this fit)"),
                 _line(REFERENCE, "--", "NUTS reference"),
             ],
-            loc="lower center",
+            loc="lower center" if legend_below else "upper right",
+            bbox_to_anchor=(0.5, 0.02) if legend_below else (1 - 0.15 / width, 1 - 0.04 / height),
             ncols=2,
-            fontsize=7,
+            fontsize=LEGEND_SIZE,
             frameon=False,
+            labelcolor=TEXT_MUTED,
+            borderaxespad=0.0,
         )
     return fig
 

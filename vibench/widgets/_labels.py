@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["family_label", "flow_names", "plan_label", "transform_hint"]
+__all__ = [
+    "KHAT_NOT_AVAILABLE",
+    "all_empirical",
+    "continued_from",
+    "family_label",
+    "flow_names",
+    "khat_text",
+    "plan_label",
+    "run_titles",
+    "transform_hint",
+]
+
+#: How a k-hat that cannot be computed (particles have no density log q) is shown.
+KHAT_NOT_AVAILABLE = "n/a (particles)"
 
 _FAMILY_WORDS = {"mean_field": "mean-field", "full_rank": "full-rank", "empirical": "empirical"}
 #: Palette order of the built-in flows.
@@ -42,6 +56,84 @@ def plan_label(plan: Mapping[str, Any]) -> str:
         else:
             parts.append(f"{fam}({', '.join(map(str, names))})")
     return " + ".join(parts) or "(empty plan)"
+
+
+def continued_from(runs: Sequence[Any]) -> list[int | None]:
+    """For each run, the number (1-based) of the earlier run it continues, or ``None``.
+
+    A fit started again without a Reset continues from where the last run of the same
+    plan stopped: its ``start_iteration`` is that run's start plus its iterations.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as R
+    >>> plan = {"groups": []}
+    >>> continued_from(
+    ...     [
+    ...         R(plan=plan, start_iteration=0, iterations=100),
+    ...         R(plan=plan, start_iteration=100, iterations=50),
+    ...         R(plan=plan, start_iteration=0, iterations=10),
+    ...     ]
+    ... )
+    [None, 1, None]
+    """
+    out: list[int | None] = []
+    for i, r in enumerate(runs):
+        start = int(getattr(r, "start_iteration", 0) or 0)
+        found = None
+        if start > 0:
+            for j in range(i - 1, -1, -1):
+                e = runs[j]
+                end = int(getattr(e, "start_iteration", 0) or 0) + int(e.iterations)
+                if end == start and _groups_of(e.plan) == _groups_of(r.plan):
+                    found = j + 1
+                    break
+        out.append(found)
+    return out
+
+
+def _groups_of(plan: Mapping[str, Any]) -> list:
+    return [
+        (g.get("id"), g.get("family"), list(g.get("variables", [])))
+        for g in plan.get("groups", [])
+    ]
+
+
+def run_titles(runs: Sequence[Any]) -> list[str]:
+    """``"#1"``, ``"#2"``, ``"#3 (continues #2)"``: how the plots and the table name runs."""
+    return [
+        f"#{i}" if j is None else f"#{i} (continues #{j})"
+        for i, j in enumerate(continued_from(runs), start=1)
+    ]
+
+
+def all_empirical(groups: Iterable[Any]) -> bool:
+    """Whether every group holding variables is empirical: a particle plan, fitted by SVGD.
+
+    ``groups`` are the session's groups (``.variables``, ``.family``); the same rule as
+    ``vibench.session.trace_label`` on a plan dict.
+    """
+    held = [g for g in groups if list(g.variables)]
+    return bool(held) and all(g.family == "empirical" for g in held)
+
+
+def khat_text(khat: Any, *, long: bool = False) -> str:
+    """A k-hat for the status line (``long``: ``"k-hat 0.42 (good)"``) or the runs table.
+
+    ``None`` gives ``"–"``; a k-hat that is not available (a particle approximation:
+    ``khat.available`` false) gives ``"n/a (particles)"``, never ``"nan"``.
+    """
+    prefix = "k-hat " if long else ""
+    if khat is None:
+        return prefix + "–"
+    if not getattr(khat, "available", True):
+        return prefix + KHAT_NOT_AVAILABLE
+    value = float(getattr(khat, "khat", khat))
+    reading = str(getattr(khat, "reading", "") or "")
+    shown = "–" if math.isnan(value) else f"{value:.2f}"
+    if long and reading:
+        return f"{prefix}{shown} ({reading})"
+    return prefix + shown
 
 
 def flow_names(session: Any) -> list[str]:

@@ -25,6 +25,9 @@ class VariableState(TypedDict):
     discrete: bool
     transform: str
     note: str
+    #: The variable's dimension names (``model.named_vars_to_dims``), ``None`` per
+    #: unnamed dimension; absent when the model names none.
+    dims: NotRequired[list[str | None]]
 
 
 class GroupState(TypedDict):

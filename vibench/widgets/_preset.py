@@ -15,6 +15,8 @@ CONTROLS: dict[str, str] = {
     "optimizer": "the Optimizer picker",
     "learning_rate": "the Learning rate box",
     "obj_n_mc": "the MC samples box",
+    "particles": "the Particles box (empirical plans)",
+    "temperature": "the Temperature box (empirical plans)",
     "seed": "the Seed box",
     "reset": "the Reset button",
     "families": "each group's family picker",

@@ -1,7 +1,11 @@
 """What the widgets need from a session: a small protocol, so tests can use a fake.
 
 :class:`vibench.Session` satisfies it; the widget layer never touches PyTensor and
-only calls what is listed here (plus optional extras looked up with ``getattr``).
+only calls what is listed here (plus optional extras looked up with ``getattr``:
+``settings``, ``configure``, ``draws``, ``reference``, ``model``, for empirical
+(particle) plans ``particles`` / ``set_particles``, and ``fits_discrete``: true when
+the session can fit a model with discrete free variables; ``vibench.Session`` cannot,
+so without it the workbench disables Fit for such a model and says why).
 """
 
 from __future__ import annotations

@@ -22,11 +22,15 @@ from vibench.plots import (
     marginal_panels,
     placeholder_png,
 )
-from vibench.plots.live import LiveElboPlot, LiveMarginalsPlot
+from vibench.plots._style import CSS_DPI
+from vibench.plots.elbo import ELBO_WIDTH
+from vibench.plots.live import LiveElboPlot, LiveMarginalsPlot, image_format
 from vibench.plots.marginals import MAX_ELEMENTS
+from vibench.session import trace_label
 from vibench.widgets._budget import FrameBudget
+from vibench.widgets._copy import CopyButton
 from vibench.widgets._draws import posterior_draws
-from vibench.widgets._labels import plan_label
+from vibench.widgets._labels import all_empirical, khat_text, plan_label, run_titles
 from vibench.widgets._preset import BOARD_CONTROLS, CONTROLS, check_controls, read_preset
 from vibench.widgets._runs import run_rows, runs_table_html
 from vibench.widgets.board import Board
@@ -50,8 +54,27 @@ OPTIMIZERS = (
 #: Draws used for the marginal densities (live frames use fewer).
 MARGINAL_DRAWS = 1000
 LIVE_MARGINAL_DRAWS = 300
-_DPI = 80
-_PLACEHOLDER = (6.4, 1.2)
+#: Size of the placeholders shown before a fit (inches; as wide as the plots).
+_PLACEHOLDER = (ELBO_WIDTH, 1.0)
+#: Particles of an empirical (SVGD) plan: the default and the range the session accepts.
+DEFAULT_PARTICLES = 100
+PARTICLE_RANGE = (2, 5000)
+_MC_TOOLTIP = "Monte Carlo draws per gradient step of the ELBO"
+#: The status line when the plan changes kind (ELBO plan, particle plan, mixed).
+_PLAN_KIND_STATUS = {
+    "elbo": "No empirical group: the plan is fitted by the ELBO. Press Fit.",
+    "particles": (
+        "Empirical plan: a cloud of particles moved by SVGD (set Particles and Temperature). "
+        "The plot will show the mean log p of the particles, which is not an ELBO."
+    ),
+    "mixed": (
+        "Empirical groups are fitted by SVGD, which moves every variable at once: make every "
+        "group that holds variables empirical (or none) before pressing Fit."
+    ),
+}
+_MC_PARTICLES_TOOLTIP = (
+    "Not used by empirical plans: SVGD moves every particle at each step (no Monte Carlo draws)"
+)
 
 
 #: Controls whose values a loaded plan would change: with any of them hidden or locked
@@ -62,6 +85,8 @@ _PLAN_CONTROLS = {
     "learning_rate",
     "obj_n_mc",
     "seed",
+    "particles",
+    "temperature",
     "families",
     "flow_editor",
     "groups",
@@ -123,7 +148,8 @@ class Workbench(widgets.VBox):
     hide : sequence of str
         Controls not shown (and whose actions are refused), by name; see
         :data:`CONTROLS`: ``"iterations"``, ``"optimizer"``, ``"learning_rate"``,
-        ``"obj_n_mc"``, ``"seed"``, ``"reset"``, ``"families"``, ``"flow_editor"``,
+        ``"obj_n_mc"``, ``"seed"``, ``"particles"``, ``"temperature"`` (the last two
+        shown for empirical plans only), ``"reset"``, ``"families"``, ``"flow_editor"``,
         ``"groups"`` (dragging, the New group zone, removing groups), ``"reference"``,
         ``"log_scale"``, ``"export"`` (the Code and Plan (JSON) tabs).
     lock : sequence of str
@@ -143,6 +169,16 @@ class Workbench(widgets.VBox):
         The session the workbench drives. Calling its methods updates the board.
     board : Board
         The drag-and-drop board.
+    frames : dict
+        Live frames drawn in the current run: ``{"elbo": int, "marginals": int}``.
+    frame_costs : dict
+        Kernel time in seconds of every live frame of the current run, in order:
+        ``{"elbo": [...], "marginals": [...]}``. A frame is drawn on the fitting thread
+        (between chunks), so its cost is time the fit does not step: an ELBO frame
+        (blitted lines, JPEG) takes ~8-10 ms and a marginals frame (300 draws, binned
+        KDE, blitted densities, JPEG) ~10-15 ms on two cores; the first frame of a run
+        also redraws the axes. Both lists are emptied at each Fit (like ``frames``):
+        read them after ``wb.wait()`` to benchmark live plotting.
 
     Raises
     ------
@@ -214,23 +250,29 @@ class Workbench(widgets.VBox):
         self.live_plots = bool(live_plots)
         self._lock = threading.RLock()
         self._run: Any = None
+        #: What the current run records per iteration (``vibench.session.trace_label``).
+        self._trace_name = "ELBO"
+        self._kind_shown: str | None = None
         self._points: list[tuple[int, float, float]] = []
         self._fit_started = 0.0
         # live frames are drawn on the fitting thread: together they may take at most
         # 8 % of its time, so live plots cost the fit at most 8 % of its speed (the
-        # issue allows 10 %; see benchmarks/instant_feedback.py). A blitted ELBO frame
-        # costs ~3-5 ms and a marginals frame (300 draws from the session's cheap
-        # ``draws``, binned KDE, blit, 64-colour PNG) ~10-15 ms: the progress events
-        # (4 a second) then each get an ELBO frame and most a marginals frame. The
-        # grace pays for the first frame's background redraw.
-        self._elbo_budget = FrameBudget(fraction=0.03, min_interval=0.2, cost=0.005, grace=0.06)
-        self._marg_budget = FrameBudget(fraction=0.05, min_interval=0.24, cost=0.012, grace=0.03)
-        self._live_elbo = LiveElboPlot(dpi=_DPI)
-        self._live_marginals = LiveMarginalsPlot(dpi=_DPI)
+        # issue allows 10 %; see benchmarks/instant_feedback.py). Frames carry two
+        # pixels per CSS pixel and are encoded as JPEG (a PNG at 2x costs 15-25 ms): a
+        # blitted ELBO frame costs ~8-10 ms (more for traces of 100k+ iterations) and a
+        # marginals frame (300 draws from the session's cheap ``draws``, binned KDE,
+        # blit, JPEG) ~10-15 ms (``frame_costs`` records them): the progress events
+        # (4 a second) then get an ELBO frame most of the time and a marginals frame
+        # often. The grace pays for the first frame's background redraw.
+        self._elbo_budget = FrameBudget(fraction=0.03, min_interval=0.2, cost=0.009, grace=0.1)
+        self._marg_budget = FrameBudget(fraction=0.05, min_interval=0.24, cost=0.014, grace=0.06)
+        self._live_elbo = LiveElboPlot()
+        self._live_marginals = LiveMarginalsPlot()
         self._elbo_axes = ElboAxes()
         self._sampler_ready = False
         self._plan_key = self._current_plan_key()
-        self._khats: dict[int, float | None] = {}
+        #: k-hat per run (``id(run)``): a ``Khat`` (a float with ``.available``) or None.
+        self._khats: dict[int, Any] = {}
         self._reference: dict[str, np.ndarray] | None = None
         self._reference_future: Any = None
         self._reference_densities: tuple[tuple[str, ...], list] | None = None
@@ -239,6 +281,10 @@ class Workbench(widgets.VBox):
         self._starter: threading.Thread | None = None
         #: Live frames drawn in the current run (a test and benchmark hook).
         self.frames = {"elbo": 0, "marginals": 0}
+        #: Kernel time (seconds, on the fitting thread) of every live frame of the current
+        #: run, per plot: sampling, densities, drawing, encoding and the widget update
+        #: (a benchmark hook; reset at each Fit like :attr:`frames`).
+        self.frame_costs: dict[str, list[float]] = {"elbo": [], "marginals": []}
 
         self.board = Board(session)
         self._build_controls()
@@ -262,6 +308,8 @@ class Workbench(widgets.VBox):
         self._syncing = False
         self._held: dict[str, Any] = {}
         self._apply_restrictions()
+        self._update_particle_controls()
+        self._say_if_unfittable()
         self._unsubscribe = [
             session.subscribe(self._on_progress),
             session.on_change(self._on_session_change),
@@ -326,6 +374,33 @@ class Workbench(widgets.VBox):
             description="MC samples",
             style=style,
             layout=widgets.Layout(width="150px"),
+            tooltip=_MC_TOOLTIP,
+        )
+        self.particles = widgets.BoundedIntText(
+            value=int(getattr(self.session, "particles", DEFAULT_PARTICLES)),
+            min=PARTICLE_RANGE[0],
+            max=PARTICLE_RANGE[1],
+            step=10,
+            description="Particles",
+            tooltip=(
+                "Size of the particle cloud of the empirical groups (2-5000); a new count "
+                "starts a new cloud"
+            ),
+            style=style,
+            layout=widgets.Layout(width="150px"),
+        )
+        self.temperature = widgets.BoundedFloatText(
+            value=float(getattr(settings, "temperature", 1.0)),
+            min=0.01,
+            max=1000.0,
+            step=0.1,
+            description="Temperature",
+            tooltip=(
+                "SVGD targets p^(1/T): 1 is the posterior; above 1 spreads the particles, "
+                "below 1 draws them together"
+            ),
+            style=style,
+            layout=widgets.Layout(width="160px"),
         )
         seed = getattr(settings, "seed", None)
         self.seed = widgets.Text(
@@ -341,10 +416,21 @@ class Workbench(widgets.VBox):
             (self.learning_rate, "vb-learning-rate"),
             (self.mc_samples, "vb-mc-samples"),
             (self.seed, "vb-seed"),
+            (self.particles, "vb-particles"),
+            (self.temperature, "vb-temperature"),
         ]:
             w.add_class(cls)
+        self.particles.observe(self._on_particles, "value")
         self._settings_row = widgets.HBox(
-            [self.iterations, self.optimizer, self.learning_rate, self.mc_samples, self.seed],
+            [
+                self.iterations,
+                self.optimizer,
+                self.learning_rate,
+                self.mc_samples,
+                self.seed,
+                self.particles,
+                self.temperature,
+            ],
             layout=widgets.Layout(flex_flow="row wrap", margin="6px 0 0 0"),
         )
         self._settings_row.add_class("vb-row")
@@ -399,6 +485,10 @@ class Workbench(widgets.VBox):
             tooltip="Overlay NUTS draws (sampled once per model, in the background)",
         )
         self.show_reference.add_class("vb-reference")
+        #: What the NUTS reference is doing (sampling, ready, failed): next to its box,
+        #: so the status line keeps the run's summary.
+        self.reference_note = widgets.HTML("")
+        self.reference_note.add_class("vb-reference-note")
         big = [v.name for v in self.session.variables if not v.discrete and v.size > MAX_ELEMENTS]
         self.element_variable = widgets.Dropdown(
             options=big or [""],
@@ -422,25 +512,60 @@ class Workbench(widgets.VBox):
         self.element_variable.observe(self._on_element_variable, "value")
         self.element_index.observe(self._on_element_index, "value")
         self._plot_options = widgets.HBox(
-            [self.log_scale, self.show_reference, self.element_variable, self.element_index],
+            [
+                self.log_scale,
+                self.show_reference,
+                self.reference_note,
+                self.element_variable,
+                self.element_index,
+            ],
             layout=widgets.Layout(align_items="center"),
         )
         self._plot_options.add_class("vb-row")
-        self.elbo_image = widgets.Image(
-            value=placeholder_png("Press Fit to see the ELBO", _PLACEHOLDER, _DPI),
-            format="png",
+        # the images carry two pixels per CSS pixel and are shown at their CSS width
+        # (``_show``): as wide as the workbench, sharp on HiDPI screens and projectors
+        self.elbo_image = self._plot_image("vb-elbo")
+        self.marginals_image = self._plot_image("vb-marginals")
+        self._show(
+            self.elbo_image,
+            placeholder_png("Press Fit to see the ELBO", _PLACEHOLDER),
+            _PLACEHOLDER[0],
         )
-        self.elbo_image.add_class("vb-elbo")
-        self.marginals_image = widgets.Image(
-            value=placeholder_png("Marginal posteriors appear after a fit", _PLACEHOLDER, _DPI),
-            format="png",
+        self._show(
+            self.marginals_image,
+            placeholder_png("Marginal posteriors appear after a fit", _PLACEHOLDER),
+            _PLACEHOLDER[0],
         )
-        self.marginals_image.add_class("vb-marginals")
-        self._plots_row = widgets.HBox(
-            [self.elbo_image, self.marginals_image],
-            layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
+        self._plots_row = widgets.VBox(
+            [self.elbo_image, self.marginals_image], layout=widgets.Layout(width="100%")
         )
         self._plots_row.add_class("vb-row")
+        self._plots_row.add_class("vb-plots")
+
+    @staticmethod
+    def _plot_image(cls: str) -> widgets.Image:
+        image = widgets.Image(
+            format="png", layout=widgets.Layout(width="100%", height="auto", margin="2px 0")
+        )
+        image.add_class(cls)
+        image.add_class("vb-plot")  # the dark theme's CSS adapts these
+        return image
+
+    @staticmethod
+    def _show(image: widgets.Image, data: bytes, width: float) -> None:
+        """Show ``data`` (PNG, or JPEG for a live frame) of a plot ``width`` inches wide.
+
+        The image fills the workbench's width up to its CSS size (``width * CSS_DPI``
+        CSS px, half its pixels): never blown up past it, scaled down when narrower.
+        """
+        fmt = image_format(data)
+        css = f"{round(width * CSS_DPI)}px"
+        if image.layout.max_width != css:
+            image.layout.max_width = css
+        with image.hold_sync():
+            if image.format != fmt:
+                image.format = fmt
+            image.value = data
 
     def _build_tabs(self) -> None:
         self.runs_table = widgets.HTML()
@@ -451,9 +576,18 @@ class Workbench(widgets.VBox):
             tooltip="Select all and copy",
         )
         self.code.add_class("vb-code")
-        code_help = widgets.HTML(
-            "Runnable PyMC + vibench code for the current plan and settings: "
-            "click in the box, select all (Ctrl+A) and copy."
+        #: Copies the code to the clipboard (a tiny anywidget: the browser's clipboard).
+        self.copy_button = CopyButton(label="Copy code")
+        self.copy_button.add_class("vb-copy-code")
+        code_help = widgets.HBox(
+            [
+                self.copy_button,
+                widgets.HTML(
+                    "Runnable PyMC + vibench code for the current plan and settings "
+                    "(or click in the box, Ctrl+A, Ctrl+C)."
+                ),
+            ],
+            layout=widgets.Layout(align_items="center"),
         )
         self.plan_json = widgets.Textarea(
             value="", layout=widgets.Layout(width="100%", height="200px")
@@ -463,9 +597,25 @@ class Workbench(widgets.VBox):
             value="vibench-plan.json", description="File", layout=widgets.Layout(width="320px")
         )
         self.plan_path.add_class("vb-plan-path")
-        self.save_button = widgets.Button(description="Save plan", icon="save")
-        self.load_button = widgets.Button(description="Load plan", icon="folder-open")
-        self.apply_json_button = widgets.Button(description="Apply JSON above", icon="check")
+        auto = {"width": "auto", "min_width": "max-content"}  # never cut a label
+        self.save_button = widgets.Button(
+            description="Save plan",
+            icon="save",
+            tooltip="Write the plan and settings to the file",
+            layout=widgets.Layout(**auto),
+        )
+        self.load_button = widgets.Button(
+            description="Load plan",
+            icon="folder-open",
+            tooltip="Read a plan from the file and apply it",
+            layout=widgets.Layout(**auto),
+        )
+        self.apply_json_button = widgets.Button(
+            description="Apply JSON above",
+            icon="check",
+            tooltip="Apply the plan in the box above to the session",
+            layout=widgets.Layout(**auto),
+        )
         self.save_button.add_class("vb-save-plan")
         self.load_button.add_class("vb-load-plan")
         self.apply_json_button.add_class("vb-apply-plan")
@@ -487,10 +637,76 @@ class Workbench(widgets.VBox):
         )
         for i, title in enumerate(["Runs", "Code", "Plan (JSON)"]):
             self._tabs.set_title(i, title)
+        self._tabs.add_class("vb-tabs")
 
     # ------------------------------------------------------------------ session sync
     def _current_plan_key(self) -> tuple:
-        return tuple((g.id, tuple(g.variables), g.family) for g in self.session.groups)
+        groups = tuple((g.id, tuple(g.variables), g.family) for g in self.session.groups)
+        return (*groups, ("particles", getattr(self.session, "particles", None)))
+
+    def _is_particle_plan(self) -> bool:
+        """Whether the session's plan is fitted by SVGD (every group with variables empirical)."""
+        return all_empirical(self.session.groups)
+
+    def _update_particle_controls(self) -> None:
+        """Particles and temperature only for particle plans; MC samples only for the others.
+
+        A control hidden or locked by a preset stays as the preset set it.
+        """
+        particles = self._is_particle_plan()
+        restricted = self._restricted
+        running = bool(self.session.running)
+        for name, w in (("particles", self.particles), ("temperature", self.temperature)):
+            w.layout.display = "" if particles else "none"
+            if name not in restricted:
+                w.disabled = not particles or (running and name == "particles")
+        if "obj_n_mc" not in restricted:
+            self.mc_samples.disabled = particles
+            self.mc_samples.tooltip = _MC_PARTICLES_TOOLTIP if particles else _MC_TOOLTIP
+        self.log_scale.description = "log scale" if particles else "ELBO log scale"
+        kind = self._plan_kind()
+        if kind != self._kind_shown:
+            first = self._kind_shown is None
+            self._kind_shown = kind
+            # not over a fit's final status (edits queued during the fit land then)
+            if (
+                not (first and kind == "elbo")
+                and not running
+                and not self._finalizing
+                and not self._unfittable_reason()
+            ):
+                self._set_status(_PLAN_KIND_STATUS[kind])
+
+    def _plan_kind(self) -> str:
+        """``"particles"`` (all empirical), ``"mixed"`` (some empirical: not fittable) or ``"elbo"``."""
+        held = [g for g in self.session.groups if list(g.variables)]
+        empirical = sum(g.family == "empirical" for g in held)
+        if not empirical:
+            return "elbo"
+        return "particles" if empirical == len(held) else "mixed"
+
+    def _on_particles(self, change: dict) -> None:
+        """The Particles box: a plan edit (``session.set_particles``), refused while fitting."""
+        if self._syncing or "particles" in self._restricted:
+            return
+        s = self.session
+        setter = getattr(s, "set_particles", None)
+        current = getattr(s, "particles", DEFAULT_PARTICLES)
+        if setter is None or int(change["new"]) == current:
+            return
+        try:
+            setter(int(change["new"]))
+        except (ValueError, TypeError, RuntimeError) as err:
+            self._syncing = True
+            try:
+                self.particles.value = int(current)
+            finally:
+                self._syncing = False
+            self._set_status(f"Particles not changed: {_message(err)}", error=True)
+            return
+        self._set_status(
+            f"{int(change['new'])} particles: the next fit starts a new particle cloud."
+        )
 
     def _on_session_change(self, _session: Any = None) -> None:
         self.board.refresh()
@@ -500,6 +716,7 @@ class Workbench(widgets.VBox):
             self._sampler_ready = False
         if not self.session.running:
             self._sync_settings_from_session()
+            self._update_particle_controls()
             self._refresh_tabs()
 
     def _sync_settings_from_session(self) -> None:
@@ -514,6 +731,11 @@ class Workbench(widgets.VBox):
             self.learning_rate.value = float(settings.learning_rate)
             self.mc_samples.value = int(settings.obj_n_mc)
             self.seed.value = "" if settings.seed is None else str(settings.seed)
+            if hasattr(settings, "temperature"):
+                self.temperature.value = float(settings.temperature)
+            particles = getattr(self.session, "particles", None)
+            if particles is not None:
+                self.particles.value = int(particles)
         finally:
             self._syncing = False
 
@@ -524,6 +746,7 @@ class Workbench(widgets.VBox):
             self.code.value = s.to_code()
         except Exception as err:  # the plan may be unfinished (an empty group)
             self.code.value = f"# no code for this plan yet: {err}"
+        self.copy_button.text = self.code.value
         self.plan_json.value = json.dumps(s.to_dict(), indent=2)
 
     # ------------------------------------------------------------------ fitting
@@ -531,12 +754,17 @@ class Workbench(widgets.VBox):
         text = self.seed.value.strip()
         if text and not text.isdigit():
             raise ValueError(f"the seed must be a whole number >= 0 or empty, got {text!r}")
-        return {
+        out = {
             "optimizer": self.optimizer.value,
             "learning_rate": float(self.learning_rate.value),
             "obj_n_mc": int(self.mc_samples.value),
             "seed": int(text) if text else None,
         }
+        if self._is_particle_plan():
+            # only particle plans use it (and it is part of the compiled step: passing
+            # it to other plans would compile them again for nothing)
+            out["temperature"] = float(self.temperature.value)
+        return out
 
     def fit(self) -> Any:
         """Start a fit in the background with the settings in the controls (the Fit button).
@@ -557,6 +785,10 @@ class Workbench(widgets.VBox):
             if self.session.running or self._finalizing:
                 self._set_status("A fit is already running.")
                 return None
+            reason = self._unfittable_reason()
+            if reason:
+                self._set_status(f"Cannot fit: {reason}", error=True)
+                return None
             try:
                 settings = self._read_settings()
             except ValueError as err:
@@ -565,7 +797,9 @@ class Workbench(widgets.VBox):
             n = int(self.iterations.value)
             self._points = []
             self._run = None
+            self._trace_name = trace_label(self.session.to_dict()["plan"])
             self.frames = {"elbo": 0, "marginals": 0}
+            self.frame_costs = {"elbo": [], "marginals": []}
             self._live_elbo.reset()
             self._fit_started = time.perf_counter()
             self.progress.max = max(n, 1)
@@ -577,7 +811,10 @@ class Workbench(widgets.VBox):
             run = self._start(n, settings)
             if run is not None and self.live_plots and not self._sampler_ready:
                 self._starter = threading.Thread(
-                    target=self._compile_live_draws, name="vibench-draws", daemon=True
+                    target=self._compile_live_draws,
+                    args=(run,),
+                    name="vibench-draws",
+                    daemon=True,
                 )
                 self._starter.start()
             return run
@@ -593,11 +830,18 @@ class Workbench(widgets.VBox):
             self._set_status(f"Cannot fit: {_message(err)}", error=True)
             return None
         self._run = run
+        self._trace_name = trace_label(run.plan)
         return run
 
-    def _compile_live_draws(self) -> None:
-        """Helper thread: compile the draws of the live marginals beside the fit."""
+    def _compile_live_draws(self, run: Any) -> None:
+        """Helper thread: compile the draws of the live marginals beside the fit.
+
+        Waits for the fit's first step: compiling both at once would split the
+        interpreter between them and delay the first ELBO point.
+        """
         key = self._plan_key
+        while run.iterations == 0 and self.session.running:
+            time.sleep(0.02)
         try:
             self._live_draws(1)
         except Exception:
@@ -643,8 +887,10 @@ class Workbench(widgets.VBox):
         self.progress.value = 0
         self.progress_text.value = ""
         self._redraw_elbo(final=True)
-        self.marginals_image.value = placeholder_png(
-            "Reset: parameters are back at their start. Press Fit.", _PLACEHOLDER, _DPI
+        self._show(
+            self.marginals_image,
+            placeholder_png("Reset: parameters are back at their start. Press Fit.", _PLACEHOLDER),
+            _PLACEHOLDER[0],
         )
         self._set_status("Reset: parameters and optimizer state are back at their start.")
 
@@ -658,16 +904,68 @@ class Workbench(widgets.VBox):
             time.sleep(0.01)
         return run
 
+    def _unfittable_reason(self) -> str:
+        """Why no plan of this model can be fitted (``""`` when one can).
+
+        A model with discrete free variables: ``vibench.Session`` refuses it at Fit
+        (``Plan.check_fittable`` raises ``PlanError`` with these words), so the
+        workbench says it up front. A session that can fit them says so with a true
+        ``fits_discrete`` attribute.
+        """
+        if getattr(self.session, "fits_discrete", False):
+            return ""
+        names = [v.name for v in self.session.variables if v.discrete]
+        if not names:
+            return ""
+        return (
+            f"the model has discrete free variables {names}; variational inference "
+            "here fits continuous variables only"
+        )
+
+    def _say_if_unfittable(self) -> None:
+        """Disable Fit and say why, in the status line and the plan tab, when it cannot work."""
+        reason = self._unfittable_reason()
+        if not reason:
+            return
+        self.fit_button.disabled = True
+        self.fit_button.tooltip = (
+            f"Cannot fit: {reason}. Marginalize them out of the model (or make them "
+            "continuous) to fit it with vibench."
+        )
+        self._set_status(
+            f"Cannot fit this model: {reason}. Marginalize them out (or make them continuous) "
+            "to fit it; the board still shows the variables.",
+            error=True,
+        )
+        self._plan_note(f"Fit is off for this model: {reason}.", error=True)
+
+    def _plan_note(self, text: str, *, error: bool = False) -> None:
+        """A message under the Plan (JSON) tab's buttons (escaped; red with ``error``)."""
+        import html
+
+        body = html.escape(text, quote=False)
+        if error:
+            body = f"<span style='color: var(--jp-error-color1, #cf222e)'>⚠ {body}</span>"
+        self.plan_message.value = body
+
     def _set_running(self, running: bool) -> None:
-        self.fit_button.disabled = running
+        self.fit_button.disabled = running or bool(self._unfittable_reason())
         self.stop_button.disabled = not running
         self.reset_button.disabled = running or "reset" in self._restricted
         self.board.running = running
+        if "particles" not in self._restricted:
+            self.particles.disabled = running or not self._is_particle_plan()
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         import html
 
-        body = html.escape(text)
+        # a long line wraps between its " · " parts, not inside a short one ("k-hat n/a")
+        body = " · ".join(
+            f"<span style='white-space: nowrap'>{html.escape(part)}</span>"
+            if len(part) <= 60
+            else html.escape(part)
+            for part in text.split(" · ")
+        )
         if error:
             body = f"<span style='color: var(--jp-error-color1, #cf222e)'>⚠ {body}</span>"
         self.status.value = body
@@ -687,7 +985,7 @@ class Workbench(widgets.VBox):
             f" · {_fmt_seconds(left)} left"
         )
         self._set_status(
-            f"Fitting · iteration {_fmt_int(p.iteration)} · ELBO {p.elbo:.4g}"
+            f"Fitting · iteration {_fmt_int(p.iteration)} · {self._trace_name} {p.elbo:.4g}"
             f" (smoothed {p.smoothed_elbo:.4g}) · {_fmt_int(p.its_per_second)} it/s"
         )
         if not self.live_plots:
@@ -695,17 +993,35 @@ class Workbench(widgets.VBox):
         if self._elbo_budget.due(now):
             t0 = time.perf_counter()
             self._live_elbo_frame()
-            self._elbo_budget.spend(time.perf_counter() - t0)
+            cost = time.perf_counter() - t0
+            self._elbo_budget.spend(cost)
             self.frames["elbo"] += 1
+            self.frame_costs["elbo"].append(cost)
         if self._sampler_ready and self._marg_budget.due(time.perf_counter()):
             t0 = time.perf_counter()
-            if self._draw_marginals(LIVE_MARGINAL_DRAWS, live=True):
+            drawn = self._draw_marginals(LIVE_MARGINAL_DRAWS, live=True)
+            cost = time.perf_counter() - t0
+            self._marg_budget.spend(cost)
+            if drawn:
                 self.frames["marginals"] += 1
-            self._marg_budget.spend(time.perf_counter() - t0)
+                self.frame_costs["marginals"].append(cost)
+
+    def _current_title(self, run: Any) -> str:
+        """``"#3 (continues #2)"`` for the run being fitted (it is not in ``runs`` yet)."""
+        runs = list(self.session.runs)
+        if run is not None and not any(r is run for r in runs):
+            runs.append(run)
+        titles = run_titles(runs)
+        for r, t in zip(runs, titles, strict=True):
+            if r is run:
+                return t
+        return f"#{len(runs)}"
 
     def _current_trace(self) -> ElboTrace | None:
         run = self._run
         label = plan_label(run.plan) if run is not None else "this run"
+        if run is not None and "continues" in (title := self._current_title(run)):
+            label = f"{title.split(' ', 1)[1]} {label}"
         start = int(getattr(run, "start_iteration", 0) or 0) if run is not None else 0
         elbo = np.asarray(run.elbo) if run is not None else np.empty(0)
         if elbo.size >= max(len(self._points), 1) * 2:
@@ -717,32 +1033,57 @@ class Workbench(widgets.VBox):
             f"now: {label}", pts[:, 1], start, x=start + pts[:, 0], smoothed=pts[:, 2]
         )
 
-    def _previous_traces(self, exclude: Any = None) -> list[ElboTrace]:
+    def _previous_traces(self, exclude: Any = None, kind: str | None = None) -> list[ElboTrace]:
+        """Earlier runs' traces of the same ``kind`` (trace label) as the current run.
+
+        ELBO traces and particle traces (mean log p) are not comparable, so a plot
+        shows only one kind; :meth:`_hidden_note` says how many runs it left out.
+        """
         out = []
+        kind = self._trace_name if kind is None else kind
         runs = list(self.session.runs)
-        for i, r in enumerate(runs, start=1):
-            if r is exclude or not r.iterations:
+        for r, title in zip(runs, run_titles(runs), strict=True):
+            if r is exclude or not r.iterations or trace_label(r.plan) != kind:
                 continue
             out.append(
                 ElboTrace(
-                    f"#{i} {plan_label(r.plan)}",
+                    f"{title} {plan_label(r.plan)}",
                     np.asarray(r.elbo),
                     int(getattr(r, "start_iteration", 0) or 0),
                 )
             )
         return out
 
+    def _hidden_note(self, kind: str, exclude: Any = None) -> str:
+        """Which earlier runs the plot leaves out because their trace is of another kind."""
+        others = [
+            trace_label(r.plan)
+            for r in self.session.runs
+            if r is not exclude and r.iterations and trace_label(r.plan) != kind
+        ]
+        if not others:
+            return ""
+        n = len(others)
+        runs = f"{n} run{'s' if n != 1 else ''}"
+        if kind == "ELBO":
+            return f"{runs} of particles not shown (mean log p is not an ELBO)"
+        return f"{runs} with an ELBO not shown (not comparable with mean log p)"
+
     def _live_elbo_frame(self) -> None:
         current = self._current_trace()
         if current is None:
             return
-        self.elbo_image.value = self._live_elbo.frame(
+        kind = self._trace_name
+        frame = self._live_elbo.frame(
             current,
-            self._previous_traces(),
+            self._previous_traces(kind=kind),
             log_scale=self.log_scale.value,
             window=self._window(),
             total=int(self.progress.max),
+            ylabel=kind,
+            note=self._hidden_note(kind),
         )
+        self._show(self.elbo_image, frame, ELBO_WIDTH)
 
     def _window(self) -> int:
         settings = getattr(self.session, "settings", None)
@@ -755,16 +1096,24 @@ class Workbench(widgets.VBox):
         current = None
         if run is not None and run.iterations:
             current = ElboTrace(
-                f"#{len(self.session.runs)} {plan_label(run.plan)}",
+                f"{self._current_title(run)} {plan_label(run.plan)}",
                 np.asarray(run.elbo),
                 int(getattr(run, "start_iteration", 0) or 0),
             )
         elif self.session.running:
             current = self._current_trace()
-        previous = self._previous_traces(exclude=run)
+        if run is not None:
+            kind = trace_label(run.plan)
+        elif not self.session.running and self.session.runs:
+            kind = trace_label(self.session.runs[-1].plan)
+        else:
+            kind = self._trace_name
+        previous = self._previous_traces(exclude=run, kind=kind)
         if current is None and not previous:
-            self.elbo_image.value = placeholder_png(
-                "Press Fit to see the ELBO", _PLACEHOLDER, _DPI
+            self._show(
+                self.elbo_image,
+                placeholder_png("Press Fit to see the ELBO", _PLACEHOLDER),
+                _PLACEHOLDER[0],
             )
             return
         fig = elbo_figure(
@@ -773,8 +1122,10 @@ class Workbench(widgets.VBox):
             log_scale=self.log_scale.value,
             window=self._window(),
             axes=self._elbo_axes,
+            ylabel=kind,
+            note=self._hidden_note(kind, exclude=run),
         )
-        self.elbo_image.value = figure_to_png(fig, dpi=_DPI)
+        self._show(self.elbo_image, figure_to_png(fig), ELBO_WIDTH)
 
     def _finish(self, p: Any) -> None:
         """The last progress event of a run: final plots, k-hat, table, queued edits."""
@@ -796,6 +1147,8 @@ class Workbench(widgets.VBox):
                 f"{_fmt_int(p.iteration)} / {_fmt_int(p.total)} · "
                 f"{_fmt_int(p.its_per_second)} it/s · {_fmt_seconds(elapsed)}"
             )
+            if run is not None:
+                self._trace_name = trace_label(run.plan)
             if status == "failed":
                 self._set_status(f"The fit failed: {p.message}", error=True)
             else:
@@ -827,16 +1180,16 @@ class Workbench(widgets.VBox):
         head = words.get(str(p.status), str(p.status).capitalize())
         parts = [f"{head} after {_fmt_int(p.iteration)} iterations"]
         if math.isfinite(p.smoothed_elbo):
-            parts.append(f"ELBO {p.smoothed_elbo:.4g} (mean of the last {self._window()})")
+            parts.append(
+                f"{self._trace_name} {p.smoothed_elbo:.4g} (mean of the last {self._window()})"
+            )
         if p.its_per_second:
             parts.append(f"{_fmt_int(p.its_per_second)} it/s")
         trend = self._trend()
         if trend:
             parts.append(trend)
         if khat is not None:
-            value = getattr(khat, "khat", khat)
-            reading = getattr(khat, "reading", "")
-            parts.append(f"k-hat {value:.2f}" + (f" ({reading})" if reading else ""))
+            parts.append(khat_text(khat, long=True))
         if p.status == "diverged" and p.message:
             parts.append(str(p.message))
         return " · ".join(parts)
@@ -851,7 +1204,9 @@ class Workbench(widgets.VBox):
             return ""
         last, prev = np.nanmean(y[-w:]), np.nanmean(y[-2 * w : -w])
         change = abs(last - prev) / max(1.0, abs(prev))
-        return "ELBO flat (converging)" if change < 1e-3 else "ELBO still moving"
+        # short: the full trace label came just before in the status line
+        name = "ELBO" if trace_label(run.plan) == "ELBO" else "mean log p"
+        return f"{name} flat (converging)" if change < 1e-3 else f"{name} still moving"
 
     def _khat(self, run: Any) -> Any:
         try:
@@ -860,8 +1215,7 @@ class Workbench(widgets.VBox):
         except Exception as err:
             logger.debug("vibench: k-hat failed: %s", err)
             return None
-        k = getattr(value, "khat", value)
-        self._khats[id(run)] = None if k is None else float(k)
+        self._khats[id(run)] = value
         return value
 
     # ------------------------------------------------------------------ marginals
@@ -882,6 +1236,10 @@ class Workbench(widgets.VBox):
             return False
         if not values:
             return False
+        if self._is_particle_plan():
+            # draws of a particle plan resample its particles: many repeats, which a KDE
+            # would read as a large sample (narrow spikes); estimate from the particles
+            values = {k: np.unique(np.asarray(v), axis=0) for k, v in values.items()}
         self._last_draws = values
         self._render_marginals(live=live)
         return True
@@ -902,9 +1260,13 @@ class Workbench(widgets.VBox):
             ref = cached[1]
         # live and final frames share one figure: the same limits (no jump when the fit
         # ends) and a background that is ready when the next fit starts
-        self.marginals_image.value = self._live_marginals.frame(
-            panels, dens, ref, title="marginal posteriors of q", live=live
-        )
+        title = "marginal posteriors of q"
+        if self._is_particle_plan():
+            n = getattr(self.session, "particles", None)
+            title = f"marginal posteriors of q (density of the {n} particles)"
+        frame = self._live_marginals.frame(panels, dens, ref, title=title, live=live)
+        fig = self._live_marginals.fig
+        self._show(self.marginals_image, frame, float(fig.get_size_inches()[0]) if fig else 10.0)
 
     def _on_element_variable(self, change: dict) -> None:
         name = change["new"]
@@ -919,15 +1281,30 @@ class Workbench(widgets.VBox):
             if not self.session.running:
                 self._render_marginals()
 
+    def _say_reference(self, text: str, *, error: bool = False) -> None:
+        """A short note next to the NUTS box (the status line keeps the run's summary)."""
+        import html
+
+        body = html.escape(text, quote=False)
+        if error:
+            body = f"<span style='color: var(--jp-error-color1, #cf222e)'>⚠ {body}</span>"
+        self.reference_note.value = body
+
     def _on_reference_toggle(self, change: dict) -> None:
         if not change["new"]:
+            self._say_reference("")
             self._render_marginals()
             return
         if self._reference is not None:
+            self._say_reference("dashed lines in the marginals")
             self._render_marginals()
             return
-        self._set_status("Sampling the NUTS reference in the background (once per model)…")
-        future = self.session.reference(background=True)
+        self._say_reference("sampling NUTS in the background (once per model)…")
+        try:
+            future = self.session.reference(background=True)
+        except Exception as err:
+            self._say_reference(f"NUTS reference failed: {_message(err)}", error=True)
+            return
         self._reference_future = future
         future.add_done_callback(self._on_reference_done)
 
@@ -935,13 +1312,13 @@ class Workbench(widgets.VBox):
         try:
             tree = future.result()
         except Exception as err:
-            self._set_status(f"NUTS reference failed: {err}", error=True)
+            self._say_reference(f"NUTS reference failed: {_message(err)}", error=True)
             return
         names = [v.name for v in self.session.variables if not v.discrete]
         self._reference = posterior_draws(tree, names)
-        if not self.session.running:
+        self._say_reference("NUTS reference ready: dashed lines in the marginals")
+        if not self.session.running:  # else the next frame of the fit shows it
             self._render_marginals()
-            self._set_status("NUTS reference ready: dashed lines in the marginals.")
 
     # ------------------------------------------------------------------ plan files
     def plan_dict(self) -> dict[str, Any]:
@@ -954,9 +1331,9 @@ class Workbench(widgets.VBox):
         try:
             p.write_text(json.dumps(self.plan_dict(), indent=2) + "\n")
         except OSError as err:
-            self.plan_message.value = f"Could not save: {err}"
+            self._plan_note(f"Could not save: {err}", error=True)
             raise
-        self.plan_message.value = f"Saved to {p}."
+        self._plan_note(f"Saved to {p}.")
         return p
 
     def load_plan(self, path: str | Path) -> bool:
@@ -964,35 +1341,75 @@ class Workbench(widgets.VBox):
         try:
             text = Path(path).read_text()
         except OSError as err:
-            self.plan_message.value = f"Could not read {path}: {err}"
+            self._plan_note(f"Could not read {path}: {err}", error=True)
             return False
-        return self.apply_plan_json(text)
+        return self.apply_plan_json(text, source=str(path))
 
-    def apply_plan_json(self, text: str | dict) -> bool:
+    def apply_plan_json(self, text: str | dict, *, source: str | None = None) -> bool:
         """Apply a plan given as JSON text (or a dict) to the session.
 
         The JSON is validated first (by ``Session.from_dict`` on the same model): a bad
-        plan changes nothing and the message says why.
-        """
-        import html
+        plan changes nothing and the message says why. Should applying the validated
+        plan still fail, the previous plan is put back and the message says so; no
+        error escapes to the notebook's log unseen.
 
+        Parameters
+        ----------
+        text : str or dict
+            The plan (``Session.to_dict()`` form).
+        source : str, optional
+            Where it came from (a file name), for the message.
+
+        Returns
+        -------
+        bool
+            Whether the plan was loaded (the Plan (JSON) tab's message says either way).
+        """
         s = self.session
         if self._restricted & _PLAN_CONTROLS:
-            self.plan_message.value = "Loading a plan is turned off for this exercise."
+            self._plan_note("Loading a plan is turned off for this exercise.", error=True)
             return False
-        if s.running:
-            self.plan_message.value = "Stop the fit before loading a plan."
+        if s.running or self._finalizing:
+            self._plan_note("Stop the fit before loading a plan.", error=True)
             return False
         try:
             data = json.loads(text) if isinstance(text, str) else text
             checked = type(s).from_dict(getattr(s, "model", None), data)
-        except (ValueError, KeyError, TypeError) as err:
-            self.plan_message.value = f"Plan not loaded: {html.escape(str(err))}"
+        except Exception as err:
+            self._plan_note(f"Plan not loaded: {_message(err)}", error=True)
             return False
-        self._apply_checked(checked)
+        try:
+            before = s.to_dict()
+        except Exception:
+            before = None
+        try:
+            self._apply_checked(checked)
+        except Exception as err:
+            logger.debug("vibench: applying a plan failed", exc_info=True)
+            back = self._restore_plan(before)
+            self.board.refresh()
+            self._refresh_tabs()
+            if isinstance(text, str):
+                self.plan_json.value = text  # keep what the person typed, to fix it
+            tail = " The previous plan is back." if back else ""
+            self._plan_note(f"Plan not loaded: {_message(err)}.{tail}", error=True)
+            return False
         self.board.refresh()
         self._refresh_tabs()
-        self.plan_message.value = "Plan loaded."
+        where = f"from {source}" if source else "from the JSON above"
+        self._plan_note(f"Loaded the plan {where}: {plan_label(s.to_dict()['plan'])}.")
+        return True
+
+    def _restore_plan(self, before: dict | None) -> bool:
+        """Put back the plan ``before`` (``session.to_dict()``) after a failed load."""
+        if before is None:
+            return False
+        s = self.session
+        try:
+            self._apply_checked(type(s).from_dict(getattr(s, "model", None), before))
+        except Exception:
+            logger.debug("vibench: restoring the plan failed", exc_info=True)
+            return False
         return True
 
     def _apply_checked(self, checked: Any) -> None:
@@ -1006,6 +1423,9 @@ class Workbench(widgets.VBox):
                 s.set_family("rest", g.family)
             else:
                 s.add_group(g.family, list(g.variables))
+        particles = getattr(checked, "particles", None)
+        if particles is not None and hasattr(s, "set_particles"):
+            s.set_particles(particles)
         settings = getattr(checked, "settings", None)
         configure = getattr(s, "configure", None)
         if settings is not None and configure is not None:
@@ -1049,6 +1469,8 @@ class Workbench(widgets.VBox):
             "learning_rate": (self.learning_rate, self._settings_row),
             "obj_n_mc": (self.mc_samples, self._settings_row),
             "seed": (self.seed, self._settings_row),
+            "particles": (self.particles, self._settings_row),
+            "temperature": (self.temperature, self._settings_row),
             "reset": (self.reset_button, self._buttons_row),
             "reference": (self.show_reference, self._plot_options),
             "log_scale": (self.log_scale, self._plot_options),
@@ -1111,9 +1533,13 @@ class Workbench(widgets.VBox):
 
         from IPython.display import HTML
 
-        def img(data: Any, alt: str) -> str:
-            b64 = base64.b64encode(bytes(data)).decode("ascii")
-            return f"<img alt='{alt}' src='data:image/png;base64,{b64}' style='max-width:100%'/>"
+        def img(image: widgets.Image, alt: str) -> str:
+            data = bytes(image.value)
+            b64 = base64.b64encode(data).decode("ascii")
+            mime = f"image/{image_format(data)}"  # a live frame is a JPEG
+            # at its CSS size: the picture carries two pixels per CSS pixel
+            style = f"width:100%;max-width:{image.layout.max_width or '100%'}"
+            return f"<img alt='{alt}' src='data:{mime};base64,{b64}' style='{style}'/>"
 
         status = self.status.value
         return HTML(
@@ -1121,7 +1547,7 @@ class Workbench(widgets.VBox):
             f"<div><b>vibench</b> · {html.escape(plan_label(self.session.to_dict()['plan']))}"
             "</div>"
             f"<div style='font-family: monospace'>{status}</div>"
-            f"{img(self.elbo_image.value, 'ELBO')}<br/>{img(self.marginals_image.value, 'marginals')}"
+            f"{img(self.elbo_image, html.escape(self._trace_name))}<br/>{img(self.marginals_image, 'marginals')}"
             f"{self.runs_table.value}</div>"
         )
 
