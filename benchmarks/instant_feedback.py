@@ -25,7 +25,7 @@ for each demo model and family (mean-field, full-rank, a flow stack):
 - **elbo ms / marg ms**: median kernel time of one live ELBO frame and one live
   marginals frame during those fits (``Workbench.frame_costs``; the first frame of a
   fit also draws the axes and costs several times more, which the frame budget's
-  grace absorbs).
+  grace absorbs); **marg/s**: live marginal frames per second of fitting.
 
 The first-point figures are the time from the click to the end of the first
 optimisation step as the session records it (``run.first_step_seconds``, counted
@@ -155,7 +155,7 @@ def _pmfit_fitter(model: str, family: str, seconds: float):
 
 
 def _live_rate(model: str, family: str, seconds: float, repeats: int):
-    """Workbench with live plots: (median it/s, median ELBO frame ms, median marginals ms)."""
+    """Workbench with live plots: it/s, ELBO and marginals frame ms, marginal frames/s."""
     from vibench.widgets import Workbench
 
     wb = Workbench(model)
@@ -171,11 +171,12 @@ def _live_rate(model: str, family: str, seconds: float, repeats: int):
         wb.wait()
     wb._starter.join(60)  # the live draws are compiled
     wb.iterations.value = max(int(step.rates.get(step.backend, 1_000) * seconds), 1_000)
-    rates, elbo_ms, marg_ms = [], [], []
+    rates, elbo_ms, marg_ms, marg_fps = [], [], [], []
     for _ in range(repeats):
         run = wb.fit()
         wb.wait()
         rates.append(run.iterations / run.seconds)
+        marg_fps.append(wb.frames["marginals"] / run.seconds)
         elbo_ms += [1000 * c for c in wb.frame_costs["elbo"]]
         marg_ms += [1000 * c for c in wb.frame_costs["marginals"]]
     wb.close()
@@ -183,7 +184,12 @@ def _live_rate(model: str, family: str, seconds: float, repeats: int):
     def typical(costs: list[float]) -> float:
         return statistics.median(costs) if costs else float("nan")
 
-    return statistics.median(rates), typical(elbo_ms), typical(marg_ms)
+    return (
+        statistics.median(rates),
+        typical(elbo_ms),
+        typical(marg_ms),
+        statistics.median(marg_fps),
+    )
 
 
 def _replan(model: str, family: str) -> float:
@@ -230,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"{'model':<22} {'family':<19} {'cold s':>6} {'warm s':>6} {'replan s':>8} "
         f"{'pm.fit it/s':>11} {'wb it/s':>8} {'ratio':>5} {'backend':>7} "
-        f"{'live it/s':>9} {'live/wb':>7} {'elbo ms':>7} {'marg ms':>7}"
+        f"{'live it/s':>9} {'live/wb':>7} {'elbo ms':>7} {'marg ms':>7} {'marg/s':>6}"
     )
     print(header)
     print("-" * len(header), flush=True)
@@ -251,13 +257,16 @@ def main(argv: list[str] | None = None) -> int:
                 plains.append(plain_once())
                 wbs.append(wb_once())
             plain, wb_rate = statistics.median(plains), statistics.median(wbs)
-            live, elbo_ms, marg_ms = _live_rate(model, family, 2 * args.seconds, args.repeats)
+            live, elbo_ms, marg_ms, marg_fps = _live_rate(
+                model, family, 2 * args.seconds, args.repeats
+            )
             ratios.append(wb_rate / plain)
             live_ratios.append(live / wb_rate)
             print(
                 f"{model:<22} {family:<19} {cold:>6.2f} {warm:>6.2f} {replan:>8.2f} "
                 f"{plain:>11,.0f} {wb_rate:>8,.0f} {wb_rate / plain:>5.2f} {backend:>7} "
-                f"{live:>9,.0f} {live / wb_rate:>7.2f} {elbo_ms:>7.1f} {marg_ms:>7.1f}",
+                f"{live:>9,.0f} {live / wb_rate:>7.2f} {elbo_ms:>7.1f} {marg_ms:>7.1f}"
+                f" {marg_fps:>6.1f}",
                 flush=True,
             )
     print(
