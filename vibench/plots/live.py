@@ -34,7 +34,6 @@ from vibench.plots._style import (
 from vibench.plots.elbo import (
     ELBO_WIDTH,
     MAX_OVERLAID,
-    MAX_POINTS,
     ElboAxes,
     ElboTrace,
     _envelope,
@@ -54,8 +53,11 @@ from vibench.plots.marginals import PANEL_SIZE, MarginalAxes, Panel, marginals_f
 __all__ = ["LiveElboPlot", "LiveMarginalsPlot", "rgba_to_jpeg", "rgba_to_png"]
 
 #: Buckets of the raw-trace band in a live frame (a polygon of twice as many points):
-#: about 3 CSS px each, and half the drawing cost of the final figure's band.
-BAND_POINTS = 300
+#: about 4 CSS px each on a full-width plot.
+BAND_POINTS = 200
+#: Points of the live smoothed line (the final figure draws ``MAX_POINTS``): enough
+#: for a plot ~1000 px wide, and half the drawing time of a live frame.
+LIVE_LINE_POINTS = 300
 
 
 def rgba_to_png(
@@ -237,7 +239,7 @@ class LiveElboPlot:
         self.axes.log_scale = log_scale
         previous = list(previous)[-MAX_OVERLAID:]
         raw = _values(current.elbo, log_scale)
-        xs, sm = current.line(window, MAX_POINTS)
+        xs, sm = current.line(window, LIVE_LINE_POINTS)
         sm = _values(sm, log_scale)
         pos = current.positions()
         end = float(pos[-1]) + 1 if pos.size else 1.0
