@@ -343,3 +343,33 @@ def test_placeholders_are_2x_too(workbench, name):
     image = getattr(workbench, f"{name}_image")
     w, _ = _size(image.value)
     assert w == int(image.layout.max_width[:-2]) * PIXEL_RATIO
+
+
+def test_typed_settings_survive_plan_edits_and_follow_python_configure():
+    s = FakeSession()
+    wb = Workbench(session=s)
+    wb.iterations.value = 500
+    wb.learning_rate.value = 0.05
+    s.add_group("full_rank", [s.variables[0].name])  # a plan edit, as a drag does
+    s.set_family("rest", "full_rank")
+    assert wb.iterations.value == 500
+    assert wb.learning_rate.value == 0.05
+    s.configure(iterations=42)  # a change of the settings themselves does show
+    assert wb.iterations.value == 42
+    wb.close()
+
+
+def test_loading_a_plan_keeps_row_wise_groups(tmp_path):
+    from vibench.session import Session
+
+    session = Session("eight_schools", compile_kwargs={"mode": "FAST_COMPILE"})
+    gid = session.add_group("mean_field", ["theta_tilde"])
+    session.set_rowwise(gid, True)
+    wb = Workbench(session=session)
+    path = wb.save_plan(tmp_path / "plan.json")
+    session.set_rowwise(gid, False)
+    assert wb.load_plan(path)
+    (group,) = [g for g in session.groups if g.id != "rest"]
+    assert group.rowwise
+    assert group.variables == ["theta_tilde"]
+    wb.close()

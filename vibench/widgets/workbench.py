@@ -306,6 +306,8 @@ class Workbench(widgets.VBox):
         )
         self.add_class("vb-workbench")
         self._syncing = False
+        self._synced: tuple[Any, Any] | None = None
+        self._sync_settings_from_session()  # the controls show the session's settings
         self._held: dict[str, Any] = {}
         self._apply_restrictions()
         self._update_particle_controls()
@@ -450,14 +452,15 @@ class Workbench(widgets.VBox):
         self.reset_button.add_class("vb-reset")
         for b in (self.fit_button, self.stop_button, self.reset_button):
             b.layout.width = "90px"
+            b.layout.min_width = "90px"  # a narrow notebook wraps the row, never cuts labels
         self.fit_button.on_click(lambda _b: self.fit())
         self.stop_button.on_click(lambda _b: self.stop())
         self.reset_button.on_click(lambda _b: self.reset())
         self.progress = widgets.IntProgress(
-            value=0, min=0, max=1, layout=widgets.Layout(width="260px")
+            value=0, min=0, max=1, layout=widgets.Layout(width="260px", min_width="160px")
         )
         self.progress.add_class("vb-progress")
-        self.progress_text = widgets.Label("")
+        self.progress_text = widgets.Label("", layout=widgets.Layout(min_width="260px"))
         self.progress_text.add_class("vb-progress-text")
         self._buttons_row = widgets.HBox(
             [
@@ -467,7 +470,7 @@ class Workbench(widgets.VBox):
                 self.progress,
                 self.progress_text,
             ],
-            layout=widgets.Layout(align_items="center", margin="4px 0"),
+            layout=widgets.Layout(align_items="center", margin="4px 0", flex_flow="row wrap"),
         )
         self._buttons_row.add_class("vb-row")
         self.status = widgets.HTML("Ready. Arrange the groups, then press <b>Fit</b>.")
@@ -536,8 +539,11 @@ class Workbench(widgets.VBox):
             placeholder_png("Marginal posteriors appear after a fit", _PLACEHOLDER),
             _PLACEHOLDER[0],
         )
+        # below ~720 px (a narrow notebook beside the file browser) the plots scroll
+        # sideways instead of shrinking their text to an unreadable size
         self._plots_row = widgets.VBox(
-            [self.elbo_image, self.marginals_image], layout=widgets.Layout(width="100%")
+            [self.elbo_image, self.marginals_image],
+            layout=widgets.Layout(width="100%", overflow="auto"),
         )
         self._plots_row.add_class("vb-row")
         self._plots_row.add_class("vb-plots")
@@ -545,7 +551,8 @@ class Workbench(widgets.VBox):
     @staticmethod
     def _plot_image(cls: str) -> widgets.Image:
         image = widgets.Image(
-            format="png", layout=widgets.Layout(width="100%", height="auto", margin="2px 0")
+            format="png",
+            layout=widgets.Layout(width="100%", min_width="720px", height="auto", margin="2px 0"),
         )
         image.add_class(cls)
         image.add_class("vb-plot")  # the dark theme's CSS adapts these
@@ -720,9 +727,20 @@ class Workbench(widgets.VBox):
             self._refresh_tabs()
 
     def _sync_settings_from_session(self) -> None:
+        """Show the session's settings in the controls, when they changed there.
+
+        A plan edit (a drag, a family) also reports a change; the settings the person
+        typed but has not fitted with yet must survive it, so the controls are only
+        rewritten when the session's settings (or particle count) differ from those
+        shown at the last sync: a ``configure`` from Python, a loaded plan, a fit.
+        """
         settings = getattr(self.session, "settings", None)
         if settings is None:
             return
+        particles = getattr(self.session, "particles", None)
+        if (settings, particles) == getattr(self, "_synced", None):
+            return
+        self._synced = (settings, particles)
         self._syncing = True  # values from the session also move locked controls
         try:
             self.iterations.value = int(settings.iterations)
@@ -1422,7 +1440,9 @@ class Workbench(widgets.VBox):
             if g.id == "rest":
                 s.set_family("rest", g.family)
             else:
-                s.add_group(g.family, list(g.variables))
+                gid = s.add_group(g.family, list(g.variables))
+                if getattr(g, "rowwise", False) and hasattr(s, "set_rowwise"):
+                    s.set_rowwise(gid, True)
         particles = getattr(checked, "particles", None)
         if particles is not None and hasattr(s, "set_particles"):
             s.set_particles(particles)
