@@ -256,7 +256,7 @@ class Workbench(widgets.VBox):
         self._points: list[tuple[int, float, float]] = []
         self._fit_started = 0.0
         # live frames are drawn on the fitting thread: together they may take at most
-        # 8 % of its time, so live plots cost the fit at most 8 % of its speed (the
+        # 7 % of its time, so live plots cost the fit at most 7 % of its speed (the
         # issue allows 10 %; see benchmarks/instant_feedback.py). Frames carry two
         # pixels per CSS pixel and are encoded as JPEG (a PNG at 2x costs 15-25 ms): a
         # blitted ELBO frame costs ~8-10 ms (more for traces of 100k+ iterations) and a
@@ -264,8 +264,8 @@ class Workbench(widgets.VBox):
         # blit, JPEG) ~10-15 ms (``frame_costs`` records them): the progress events
         # (4 a second) then get an ELBO frame most of the time and a marginals frame
         # often. The grace pays for the first frame's background redraw.
-        self._elbo_budget = FrameBudget(fraction=0.03, min_interval=0.2, cost=0.009, grace=0.1)
-        self._marg_budget = FrameBudget(fraction=0.05, min_interval=0.24, cost=0.014, grace=0.06)
+        self._elbo_budget = FrameBudget(fraction=0.025, min_interval=0.2, cost=0.009, grace=0.06)
+        self._marg_budget = FrameBudget(fraction=0.045, min_interval=0.24, cost=0.014, grace=0.03)
         self._live_elbo = LiveElboPlot()
         self._live_marginals = LiveMarginalsPlot()
         self._elbo_axes = ElboAxes()
