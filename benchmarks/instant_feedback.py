@@ -14,11 +14,10 @@ for each demo model and family (mean-field, full-rank, a flow stack):
 - **pm.fit it/s**: plain PyMC, ``pm.fit(..., progressbar=False)`` with its defaults
   (method ``advi`` / ``fullrank_advi``, or ``KLqp`` on a vibench flow approximation),
   steady iterations per second through PyMC's own loop (``inference.refine``) after
-  a warm-up fit that compiled it;
+  a warm-up fit that compiled it, in a fresh process;
 - **wb it/s** and **backend**: the workbench's session with plots off, after it has
   measured its backends and chosen one, steady iterations per second; ratio = wb /
-  pm.fit (each the median of ``--repeats`` fits of about ``--seconds`` seconds, the
-  two alternating);
+  pm.fit (each the median of ``--repeats`` fits of about ``--seconds`` seconds);
 - **live it/s**: the same through a ``Workbench`` with live plots on (the Fit
   button's path: worker thread, progress events, ELBO and marginal frames; fits of
   about three times ``--seconds``, so the first frame's axes redraw weighs as in a
@@ -155,6 +154,30 @@ def _pmfit_fitter(model: str, family: str, seconds: float):
     return once
 
 
+def _pmfit_rate_in_fresh_process(model: str, family: str, seconds: float, repeats: int) -> float:
+    """Median steady it/s of plain ``pm.fit``, measured in a process of its own.
+
+    In the benchmark's own process, after workbenches with threads and figures, the
+    plain loop measured 2-20x slower or faster from run to run; a fresh process gives
+    the figure a user of plain PyMC sees.
+    """
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--probe-pmfit",
+            model,
+            family,
+            str(seconds),
+            str(repeats),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["pmfit"])
+
+
 def _live_rate(model: str, family: str, seconds: float, repeats: int):
     """Workbench with live plots: it/s, ELBO and marginals frame ms, marginal frames/s."""
     from vibench.widgets import Workbench
@@ -233,8 +256,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-cold", action="store_true", help="skip the empty-cache runs")
     parser.add_argument("--probe-first-point", nargs=2, metavar=("MODEL", "FAMILY"))
+    parser.add_argument("--probe-pmfit", nargs=4, metavar=("MODEL", "FAMILY", "S", "R"))
     args = parser.parse_args(argv)
     _quiet()
+    if args.probe_pmfit:
+        model, family, seconds, repeats = args.probe_pmfit
+        once = _pmfit_fitter(model, family, float(seconds))
+        rate = statistics.median(once() for _ in range(int(repeats)))
+        print(json.dumps({"pmfit": rate}), flush=True)
+        return 0
     if args.probe_first_point:
         value = _first_point(*args.probe_first_point)
         print(json.dumps({"first_point": value}), flush=True)
@@ -257,12 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             wb_once, backend = _session_fitter(model, family, args.seconds)
             warm = _first_point_in_fresh_process(model, family, cold=False)
             replan = _replan(model, family)
-            plain_once = _pmfit_fitter(model, family, args.seconds)
-            plains, wbs = [], []
-            for _ in range(args.repeats):  # alternate: a noisy machine hits both alike
-                plains.append(plain_once())
-                wbs.append(wb_once())
-            plain, wb_rate = statistics.median(plains), statistics.median(wbs)
+            plain = _pmfit_rate_in_fresh_process(model, family, args.seconds, args.repeats)
+            wb_rate = statistics.median(wb_once() for _ in range(args.repeats))
             live, elbo_ms, marg_ms, marg_fps = _live_rate(
                 model, family, 3 * args.seconds, args.repeats
             )
