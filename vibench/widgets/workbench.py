@@ -118,6 +118,19 @@ def _message(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
+def _as_error(body: str) -> str:
+    """``body`` (escaped HTML) in the theme's error colour, after a warning sign."""
+    return f"<span style='color: var(--jp-error-color1, #cf222e)'>⚠ {body}</span>"
+
+
+def _note_html(text: str, *, error: bool = False) -> str:
+    """``text`` escaped for an HTML widget; in the error colour with ``error``."""
+    import html
+
+    body = html.escape(text, quote=False)
+    return _as_error(body) if error else body
+
+
 def _fmt_int(n: float) -> str:
     return f"{int(n):,}"
 
@@ -961,12 +974,7 @@ class Workbench(widgets.VBox):
 
     def _plan_note(self, text: str, *, error: bool = False) -> None:
         """A message under the Plan (JSON) tab's buttons (escaped; red with ``error``)."""
-        import html
-
-        body = html.escape(text, quote=False)
-        if error:
-            body = f"<span style='color: var(--jp-error-color1, #cf222e)'>⚠ {body}</span>"
-        self.plan_message.value = body
+        self.plan_message.value = _note_html(text, error=error)
 
     def _set_running(self, running: bool) -> None:
         self.fit_button.disabled = running or bool(self._unfittable_reason())
@@ -987,7 +995,7 @@ class Workbench(widgets.VBox):
             for part in text.split(" · ")
         )
         if error:
-            body = f"<span style='color: var(--jp-error-color1, #cf222e)'>⚠ {body}</span>"
+            body = _as_error(body)
         self.status.value = body
 
     # ------------------------------------------------------------------ progress (worker thread)
@@ -1303,12 +1311,7 @@ class Workbench(widgets.VBox):
 
     def _say_reference(self, text: str, *, error: bool = False) -> None:
         """A short note next to the NUTS box (the status line keeps the run's summary)."""
-        import html
-
-        body = html.escape(text, quote=False)
-        if error:
-            body = f"<span style='color: var(--jp-error-color1, #cf222e)'>⚠ {body}</span>"
-        self.reference_note.value = body
+        self.reference_note.value = _note_html(text, error=error)
 
     def _on_reference_toggle(self, change: dict) -> None:
         if not change["new"]:
