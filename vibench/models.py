@@ -24,13 +24,18 @@ import pymc as pm
 __all__ = [
     "DEFAULT_MODEL",
     "MODELS",
+    "REALISTIC_MODELS",
     "banana",
     "correlated_regression",
+    "data_regression",
     "demo_name",
     "eight_schools",
     "funnel",
     "get_model",
+    "gp_latent",
     "hierarchical_logistic",
+    "mixture_lkj",
+    "radon",
 ]
 
 DEFAULT_MODEL = "eight_schools"
@@ -220,13 +225,166 @@ MODELS: dict[str, Callable[[], pm.Model]] = {
 }
 
 
+# ---------------------------------------------------------------- realistic models
+# Models written the way users write them (transforms such as `ordered`, LKJ priors,
+# Gaussian processes, `pm.Data` and Deterministics, many groups with coords). They are
+# not teaching demos: the benchmarks (`benchmarks/realistic_models.py`) and the tests
+# use them so that vibench stays fast and correct on graphs like these.
+
+
+def mixture_lkj() -> pm.Model:
+    """A three-component Normal mixture beside a correlated trivariate Normal.
+
+    A Dirichlet weight, an ``ordered`` mean vector and an ``LKJCholeskyCov`` prior
+    (packed Cholesky factor, with correlations and standard deviations as
+    Deterministics): the model a new user wrote when vibench was first tried on
+    models it had not seen.
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``w`` (simplex, 3), ``means`` (ordered, 3), ``sd`` (positive),
+        ``chol`` (packed, 6); Deterministics ``chol_corr`` and ``chol_stds``.
+    """
+    from pymc.distributions.transforms import ordered
+
+    rng = np.random.default_rng(42)
+    data1 = np.concatenate(
+        [rng.normal(-2, 0.5, 100), rng.normal(0, 0.5, 100), rng.normal(3, 0.5, 100)]
+    )
+    cov = [[1.0, 0.8, 0.3], [0.8, 1.0, 0.2], [0.3, 0.2, 1.0]]
+    data2 = rng.multivariate_normal([0.0, 0.0, 0.0], cov, size=200)
+    with pm.Model(coords={"comp": ["low", "mid", "high"]}) as model:
+        w = pm.Dirichlet("w", a=np.ones(3), dims="comp")
+        means = pm.Normal(
+            "means", 0.0, 5.0, dims="comp", transform=ordered, initval=[-1.0, 0.0, 1.0]
+        )
+        sd = pm.HalfNormal("sd", 1.0)
+        pm.NormalMixture("mix", w=w, mu=means, sigma=sd, observed=data1)
+        chol, _, _ = pm.LKJCholeskyCov(
+            "chol", n=3, eta=2.0, sd_dist=pm.Exponential.dist(1.0), compute_corr=True
+        )
+        pm.MvNormal("mv", mu=np.zeros(3), chol=chol, observed=data2)
+    return _tag(model, "mixture_lkj")
+
+
+def gp_latent(n: int = 50) -> pm.Model:
+    """A latent Gaussian process (``pm.gp.Latent``, ExpQuad kernel) with Normal noise.
+
+    PyMC parametrizes the GP's values ``f`` through a whitened free variable
+    ``f_rotated_``; ``f`` itself is a Deterministic.
+
+    Parameters
+    ----------
+    n : int
+        Number of input points.
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``ell``, ``eta``, ``sigma`` (positive), ``f_rotated_`` (n);
+        Deterministic ``f`` (n, dims ``x``).
+    """
+    rng = np.random.default_rng(3)
+    x = np.linspace(0.0, 10.0, n)
+    y = np.sin(x) + rng.normal(0.0, 0.3, size=n)
+    with pm.Model(coords={"x": np.round(x, 2)}) as model:
+        ell = pm.Gamma("ell", alpha=2.0, beta=1.0)
+        eta = pm.HalfNormal("eta", 1.0)
+        cov = eta**2 * pm.gp.cov.ExpQuad(1, ls=ell)
+        gp = pm.gp.Latent(cov_func=cov)
+        f = gp.prior("f", X=x[:, None], dims="x")
+        sigma = pm.HalfNormal("sigma", 1.0)
+        pm.Normal("y", mu=f, sigma=sigma, observed=y, dims="x")
+    return _tag(model, "gp_latent")
+
+
+def radon(counties: int = 85, n: int = 919) -> pm.Model:
+    """A radon-style varying-intercept, varying-slope model with 85 counties.
+
+    Log radon per house against the floor of measurement, with a non-centred
+    intercept and slope per county (Gelman & Hill 2007, ch. 12, on synthetic data of
+    the same shape).
+
+    Parameters
+    ----------
+    counties : int
+        Number of counties (groups).
+    n : int
+        Number of houses (rows).
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``mu_a``, ``sigma_a``, ``z_a`` (county), ``mu_b``, ``sigma_b``,
+        ``z_b`` (county), ``sigma_y``; Deterministics ``a`` and ``b`` (county).
+    """
+    rng = np.random.default_rng(85)
+    county = rng.integers(0, counties, size=n)
+    floor = rng.integers(0, 2, size=n).astype(float)
+    true_a = rng.normal(1.5, 0.3, size=counties)
+    true_b = rng.normal(-0.6, 0.2, size=counties)
+    log_radon = true_a[county] + true_b[county] * floor + rng.normal(0.0, 0.7, size=n)
+    coords = {"county": [f"county_{i:02d}" for i in range(counties)]}
+    with pm.Model(coords=coords) as model:
+        floor_data = pm.Data("floor", floor)
+        county_idx = pm.Data("county_idx", county)
+        mu_a = pm.Normal("mu_a", 0.0, 10.0)
+        sigma_a = pm.HalfNormal("sigma_a", 1.0)
+        z_a = pm.Normal("z_a", 0.0, 1.0, dims="county")
+        a = pm.Deterministic("a", mu_a + sigma_a * z_a, dims="county")
+        mu_b = pm.Normal("mu_b", 0.0, 10.0)
+        sigma_b = pm.HalfNormal("sigma_b", 1.0)
+        z_b = pm.Normal("z_b", 0.0, 1.0, dims="county")
+        b = pm.Deterministic("b", mu_b + sigma_b * z_b, dims="county")
+        sigma_y = pm.HalfNormal("sigma_y", 1.0)
+        mu = a[county_idx] + b[county_idx] * floor_data
+        pm.Normal("log_radon", mu=mu, sigma=sigma_y, observed=log_radon)
+    return _tag(model, "radon")
+
+
+def data_regression(n: int = 500) -> pm.Model:
+    """A Poisson regression on ``pm.Data`` with Deterministics for what users report.
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``intercept``, ``slope`` (2, dims ``feature``), ``alpha``
+        (positive); Deterministics ``rate_ratio`` (feature) and ``mean_count``;
+        data ``x`` (``pm.Data``, changeable with ``pm.set_data``).
+    """
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(n, 2))
+    mu = np.exp(0.3 + x @ np.array([0.5, -0.25]))
+    y = rng.negative_binomial(5, 5 / (5 + mu))
+    with pm.Model(coords={"feature": ["dose", "age"]}) as model:
+        x_data = pm.Data("x", x)
+        intercept = pm.Normal("intercept", 0.0, 2.0)
+        slope = pm.Normal("slope", 0.0, 1.0, dims="feature")
+        alpha = pm.Exponential("alpha", 0.2)
+        log_mu = intercept + pm.math.dot(x_data, slope)
+        pm.Deterministic("rate_ratio", pm.math.exp(slope), dims="feature")
+        pm.Deterministic("mean_count", pm.math.exp(log_mu).mean())
+        pm.NegativeBinomial("y", mu=pm.math.exp(log_mu), alpha=alpha, observed=y)
+    return _tag(model, "data_regression")
+
+
+#: Models written as users write them (not teaching demos), for benchmarks and tests.
+REALISTIC_MODELS: dict[str, Callable[[], pm.Model]] = {
+    "mixture_lkj": mixture_lkj,
+    "gp_latent": gp_latent,
+    "radon": radon,
+    "data_regression": data_regression,
+}
+
+
 def get_model(name: str) -> pm.Model:
     """Build a fresh demo model by its registry name.
 
     Parameters
     ----------
     name : str
-        A key of :data:`MODELS`.
+        A key of :data:`MODELS` or of :data:`REALISTIC_MODELS`.
 
     Returns
     -------
@@ -238,7 +396,8 @@ def get_model(name: str) -> pm.Model:
         If ``name`` is not a demo model; the message lists the known names.
     """
     try:
-        builder = MODELS[name]
+        builder = MODELS[name] if name in MODELS else REALISTIC_MODELS[name]
     except (KeyError, TypeError):
-        raise KeyError(f"no demo model {name!r}; known models: {sorted(MODELS)}") from None
+        known = sorted(MODELS) + sorted(REALISTIC_MODELS)
+        raise KeyError(f"no demo model {name!r}; known models: {known}") from None
     return builder()
