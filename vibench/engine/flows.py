@@ -27,7 +27,10 @@ from pytensor.tensor.variable import TensorVariable
 from vibench.engine.errors import FlowFormulaError, FlowParamsError
 
 __all__ = [
+    "MAX_FLOW_LAYERS",
+    "MAX_FLOW_REPEAT",
     "Flow",
+    "FlowStackTooLongError",
     "HouseholderFlow",
     "LocFlow",
     "PlanarFlow",
@@ -603,13 +606,35 @@ del _builtin
 
 
 # -- formulas -------------------------------------------------------------------------------
+#: The largest repeat count ``N`` of one ``name*N`` token.
+MAX_FLOW_REPEAT = 64
+#: The most flows one formula may expand to (all its tokens together).
+#:
+#: Both bounds are checked before anything is expanded, so a typo such as
+#: ``planar*100000000`` is refused at once instead of building a list of 10**8 names
+#: (14 s and ~0.8 GB) or a graph no fit can step through in finite time. 64 layers is
+#: far beyond what a flow group needs (the literature's planar/radial stacks use 2-32
+#: layers; notebook 03 uses 6), and a 64-layer stack on the demo models still builds in
+#: seconds and steps at interactive speed, which is what the board promises.
+MAX_FLOW_LAYERS = 64
+
+
+class FlowStackTooLongError(FlowFormulaError):
+    """A flow formula whose stack exceeds :data:`MAX_FLOW_REPEAT` or :data:`MAX_FLOW_LAYERS`.
+
+    A :class:`~vibench.engine.errors.FlowFormulaError` (so a ``KeyError`` and a
+    ``ValueError``); the message names the bound.
+    """
+
+
 def parse_formula(formula: str) -> list[str]:
     """Expand a flow formula into the list of flow names, in the order they are applied.
 
     Parameters
     ----------
     formula : str
-        Tokens joined by ``-``; each token is ``name`` or ``name*N`` (``N >= 1`` copies).
+        Tokens joined by ``-``; each token is ``name`` or ``name*N`` (``1 <= N <=``
+        :data:`MAX_FLOW_REPEAT` copies), at most :data:`MAX_FLOW_LAYERS` flows in all.
         Case and spaces are ignored.
 
     Returns
@@ -623,6 +648,9 @@ def parse_formula(formula: str) -> list[str]:
         An empty formula or token, an unknown name, a token with more than one ``*``,
         or a repeat count that is not a positive integer. The message names the bad token
         and lists the valid flow names.
+    vibench.engine.flows.FlowStackTooLongError
+        A repeat count above :data:`MAX_FLOW_REPEAT`, or more than
+        :data:`MAX_FLOW_LAYERS` flows in all (checked before anything is expanded).
 
     Examples
     --------
@@ -635,37 +663,59 @@ def parse_formula(formula: str) -> list[str]:
         raise TypeError(f"a flow formula is a str, got {type(formula).__name__}")
     text = re.sub(r"\s+", "", formula).lower()
     if not text:
-        raise FlowFormulaError(f"empty flow formula {formula!r}; valid flow names: {_names()}")
+        raise FlowFormulaError(
+            f"empty flow formula {_clip(formula)}; valid flow names: {_names()}"
+        )
     names: list[str] = []
     for token in text.split("-"):
         if not token:
             raise FlowFormulaError(
-                f"empty token in flow formula {formula!r} (two '-' in a row, or a leading "
+                f"empty token in flow formula {_clip(formula)} (two '-' in a row, or a leading "
                 f"or trailing '-'); valid flow names: {_names()}"
             )
         parts = token.split("*")
         if len(parts) > 2:
             raise FlowFormulaError(
-                f"token {token!r} in flow formula {formula!r} has more than one '*'; "
+                f"token {_clip(token)} in flow formula {_clip(formula)} has more than one '*'; "
                 f"write name*N; valid flow names: {_names()}"
             )
         name = parts[0]
         if name not in _REGISTRY:
-            where = f"{name!r}" if token == name else f"{name!r} (token {token!r})"
+            where = f"{name!r}" if token == name else f"{name!r} (token {_clip(token)})"
             raise FlowFormulaError(
-                f"unknown flow {where} in flow formula {formula!r}; valid flow names: {_names()}"
+                f"unknown flow {where} in flow formula {_clip(formula)}; "
+                f"valid flow names: {_names()}"
             )
         repeat = 1
         if len(parts) == 2:
-            if not parts[1].isdigit() or int(parts[1]) < 1:
+            if not (parts[1].isascii() and parts[1].isdigit()) or not parts[1].strip("0"):
                 raise FlowFormulaError(
-                    f"token {token!r} in flow formula {formula!r}: the repeat count after "
-                    f"'*' must be a positive integer, got {parts[1]!r}; valid flow names: "
-                    f"{_names()}"
+                    f"token {_clip(token)} in flow formula {_clip(formula)}: the repeat "
+                    f"count after '*' must be a positive integer, got {_clip(parts[1])}; "
+                    f"valid flow names: {_names()}"
                 )
-            repeat = int(parts[1])
+            # compare the digits before int(): a count of a million digits is refused
+            # in no time (and int() of it would raise Python's own digit-limit error)
+            digits = parts[1].lstrip("0")
+            if len(digits) > len(str(MAX_FLOW_REPEAT)) or int(digits) > MAX_FLOW_REPEAT:
+                raise FlowStackTooLongError(
+                    f"token {_clip(token)} in flow formula {_clip(formula)}: a flow can be "
+                    f"repeated at most {MAX_FLOW_REPEAT} times (name*N with N <= "
+                    f"{MAX_FLOW_REPEAT})"
+                )
+            repeat = int(digits)
+        if len(names) + repeat > MAX_FLOW_LAYERS:
+            raise FlowStackTooLongError(
+                f"flow formula {_clip(formula)} has more than {MAX_FLOW_LAYERS} flows "
+                f"(at most {MAX_FLOW_LAYERS} layers in one stack)"
+            )
         names.extend([name] * repeat)
     return names
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    """``repr(text)``, cut to about ``limit`` characters for a message."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
 
 
 def format_formula(names: Iterable[str]) -> str:

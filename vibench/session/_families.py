@@ -6,7 +6,7 @@ from typing import Any
 
 from pymc.variational import opvi
 
-from vibench.engine.flows import format_formula, parse_formula
+from vibench.engine.flows import FlowStackTooLongError, format_formula, parse_formula
 from vibench.session._errors import PlanError
 
 __all__ = [
@@ -67,7 +67,10 @@ def canonical_family(family: Any) -> str:
     Raises
     ------
     vibench.session.PlanError
-        Not a string, or neither a PyMC family nor a valid flow formula.
+        Not a string, or neither a PyMC family nor a valid flow formula, or a flow
+        stack beyond the engine's bounds (``name*N`` with ``N`` above
+        ``vibench.engine.flows.MAX_FLOW_REPEAT``, or more than ``MAX_FLOW_LAYERS``
+        flows in all), refused before the stack is expanded.
 
     Notes
     -----
@@ -79,7 +82,9 @@ def canonical_family(family: Any) -> str:
     if not isinstance(family, str):
         raise PlanError(f"a family must be a string, got {type(family).__name__}")
     if len(family) > _MAX_FAMILY_LENGTH:
-        raise PlanError(f"family string too long ({len(family)} characters)")
+        raise PlanError(
+            f"family string too long ({len(family)} characters, at most {_MAX_FAMILY_LENGTH})"
+        )
     key = family.strip().lower()
     if key in _PYMC_FAMILIES:
         return _PYMC_FAMILIES[key]
@@ -90,6 +95,8 @@ def _canonical_formula(family: str) -> str:
     parser = _flow_formula_parser()
     try:
         parsed = parser(family)
+    except FlowStackTooLongError as err:
+        raise PlanError(f"flow stack too long: {err}") from None
     except (KeyError, ValueError, TypeError) as err:
         message = err.args[0] if err.args else str(err)
         raise PlanError(
