@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,31 @@ from vibench.session._optimizers import OPTIMIZERS
 if TYPE_CHECKING:
     from vibench.session._diagnostics import Khat
 
-__all__ = ["STATUSES", "FitSettings", "Progress", "Run"]
+__all__ = [
+    "MAX_ITERATIONS",
+    "MAX_OBJ_N_MC",
+    "MAX_SEED",
+    "STATUSES",
+    "FitSettings",
+    "Progress",
+    "Run",
+]
+
+#: The most iterations one fit may ask for (the board's Iterations box has the same
+#: maximum). Each iteration's ELBO is kept (8 bytes), and at the fastest steps seen here
+#: (~5,000/s) 10**7 iterations take over half an hour: more is a typo, not a plan.
+MAX_ITERATIONS = 10_000_000
+#: The largest seed: seeds are 32-bit, as NumPy's legacy ``RandomState`` (which PyMC's
+#: initialisation still uses) accepts no more.
+MAX_SEED = 2**32 - 1
+#: The most Monte Carlo draws per gradient step (the board's MC samples box maximum).
+MAX_OBJ_N_MC = 1000
+
+#: Short reprs of untrusted values for messages: nested or huge values (a preset's
+#: ``"iterations": [[[...]]]``) print as a few characters, never recurse without end.
+_SHORT = reprlib.Repr(maxlevel=3, maxlist=4, maxtuple=4, maxdict=4, maxstring=40, maxother=40)
+_SHORT.maxlong = 40
+
 
 #: How a run can end (``"running"`` while it runs, ``"failed"`` on an exception).
 STATUSES = ("running", "finished", "stopped", "converged", "diverged", "failed")
@@ -26,22 +51,23 @@ class FitSettings:
     Attributes
     ----------
     iterations : int
-        Number of optimisation steps of a fit.
+        Number of optimisation steps of a fit, 0 to :data:`MAX_ITERATIONS`.
     optimizer : str
         A PyMC optimizer from :mod:`pymc.variational.updates` (``"adam"``,
         ``"adagrad_window"``, ``"sgd"``, ``"rmsprop"``, ...).
     learning_rate : float
         The optimizer's learning rate.
     obj_n_mc : int
-        Monte Carlo draws per step for the ELBO gradient.
+        Monte Carlo draws per step for the ELBO gradient, 1 to :data:`MAX_OBJ_N_MC`.
     seed : int or None
-        Seed of the approximation's initialisation and of the step's random stream.
-        ``None`` continues the current stream.
+        Seed of the approximation's initialisation and of the step's random stream,
+        0 to :data:`MAX_SEED` (32 bits). ``None`` continues the current stream.
     tolerance : float or None
         Tolerance of the convergence check; ``None`` turns it off (the default: a fit
         then runs all its iterations).
     window : int
-        Window, in iterations, of the convergence check and of the smoothed ELBO.
+        Window, in iterations, of the convergence check and of the smoothed ELBO
+        (1 to :data:`MAX_ITERATIONS`).
     convergence : str
         What the check watches. ``"elbo"``: the run ends as ``"converged"`` when the mean
         ELBO over the last ``window`` iterations differs from the mean over the
@@ -54,6 +80,12 @@ class FitSettings:
         SVGD: the model's log density is divided by it, so a temperature above 1 spreads
         the particles wider, below 1 draws them together (PyMC's ``KSD(temperature=)``,
         default 1, which targets the posterior itself). Other plans ignore it.
+
+    Raises
+    ------
+    ValueError
+        A setting of the wrong type or out of its range (checked when the settings are
+        made, so a refused value never becomes a session's setting).
 
     Notes
     -----
@@ -79,12 +111,17 @@ class FitSettings:
         def bad(msg: str) -> ValueError:
             return ValueError(f"bad fit setting: {msg}")
 
+        short = _SHORT.repr
         if not isinstance(self.iterations, int | np.integer) or isinstance(self.iterations, bool):
-            raise bad(f"iterations must be an int, got {self.iterations!r}")
-        if self.iterations < 0:
-            raise bad(f"iterations must be >= 0, got {self.iterations}")
-        if self.optimizer not in OPTIMIZERS:
-            raise bad(f"unknown optimizer {self.optimizer!r}; choose one of {sorted(OPTIMIZERS)}")
+            raise bad(f"iterations must be an int, got {short(self.iterations)}")
+        if not 0 <= self.iterations <= MAX_ITERATIONS:
+            raise bad(
+                f"iterations must be from 0 to {MAX_ITERATIONS:,}, got {short(self.iterations)}"
+            )
+        if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
+            raise bad(
+                f"unknown optimizer {short(self.optimizer)}; choose one of {sorted(OPTIMIZERS)}"
+            )
         lr = self.learning_rate
         if (
             isinstance(lr, bool)
@@ -92,15 +129,24 @@ class FitSettings:
             or not math.isfinite(lr)
             or lr <= 0
         ):
-            raise bad(f"learning_rate must be a positive number, got {lr!r}")
+            raise bad(f"learning_rate must be a positive number, got {short(lr)}")
         n_mc = self.obj_n_mc
-        if isinstance(n_mc, bool) or not isinstance(n_mc, int | np.integer) or n_mc < 1:
-            raise bad(f"obj_n_mc must be an int >= 1, got {n_mc!r}")
+        if (
+            isinstance(n_mc, bool)
+            or not isinstance(n_mc, int | np.integer)
+            or not 1 <= n_mc <= MAX_OBJ_N_MC
+        ):
+            raise bad(f"obj_n_mc must be an int from 1 to {MAX_OBJ_N_MC}, got {short(n_mc)}")
         seed = self.seed
         if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0
+            isinstance(seed, bool)
+            or not isinstance(seed, int | np.integer)
+            or not 0 <= seed <= MAX_SEED
         ):
-            raise bad(f"seed must be None or an int >= 0, got {seed!r}")
+            raise bad(
+                f"seed must be None or an int from 0 to 2**32 - 1 = {MAX_SEED:,}, "
+                f"got {short(seed)}"
+            )
         tol = self.tolerance
         if tol is not None and (
             isinstance(tol, bool)
@@ -108,12 +154,16 @@ class FitSettings:
             or not math.isfinite(tol)
             or tol <= 0
         ):
-            raise bad(f"tolerance must be None or a positive number, got {tol!r}")
-        if self.convergence not in ("elbo", "params"):
-            raise bad(f"convergence must be 'elbo' or 'params', got {self.convergence!r}")
+            raise bad(f"tolerance must be None or a positive number, got {short(tol)}")
+        if not isinstance(self.convergence, str) or self.convergence not in ("elbo", "params"):
+            raise bad(f"convergence must be 'elbo' or 'params', got {short(self.convergence)}")
         w = self.window
-        if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < 1:
-            raise bad(f"window must be an int >= 1, got {w!r}")
+        if (
+            isinstance(w, bool)
+            or not isinstance(w, int | np.integer)
+            or not 1 <= w <= MAX_ITERATIONS
+        ):
+            raise bad(f"window must be an int from 1 to {MAX_ITERATIONS:,}, got {short(w)}")
         temp = self.temperature
         if (
             isinstance(temp, bool)
@@ -121,7 +171,7 @@ class FitSettings:
             or not math.isfinite(temp)
             or temp <= 0
         ):
-            raise bad(f"temperature must be a positive number, got {temp!r}")
+            raise bad(f"temperature must be a positive number, got {short(temp)}")
         # normalise numpy scalars to plain Python for JSON
         object.__setattr__(self, "iterations", int(self.iterations))
         object.__setattr__(self, "learning_rate", float(lr))
@@ -149,7 +199,12 @@ class FitSettings:
         known = set(cls.__dataclass_fields__)
         extra = set(data) - known
         if extra:
-            raise ValueError(f"unknown fit settings {sorted(map(str, extra))}")
+            names = sorted(map(str, extra))
+            more = f" ... and {len(names) - 5} more" if len(names) > 5 else ""
+            raise ValueError(
+                f"unknown fit settings {[_SHORT.repr(n) for n in names[:5]]}{more}; "
+                f"known: {sorted(known)}"
+            )
         return cls(**data)
 
 
