@@ -232,26 +232,30 @@ def test_keyboard_touch_and_python_to_board_sync(lab_server, page):
     page.locator(".vb-move-option[data-target='rest']").focus()
     page.keyboard.press("Enter")
     _chip_in(page, "rest", "tau").wait_for()
+    # g1 lost its last variable: the session removed it, and the board follows
+    page.locator(".vb-group[data-group='g1']").wait_for(state="detached")
     # Escape closes the menu and leaves things as they were
     page.locator(".vb-chip[data-var='mu']").focus()
     page.keyboard.press("Enter")
     menu.wait_for()
     page.keyboard.press("Escape")
     menu.wait_for(state="detached")
-    assert _groups(page)["g1"]["variables"] == []
+    assert list(_groups(page)) == ["rest"]
 
-    # the family picker by keyboard
-    picker = page.locator(".vb-group[data-group='g1'] select.vb-family")
+    # the family picker by keyboard, on an empty group made from Python
+    kernel_eval(page, "wb.session.add_group('full_rank')")
+    page.locator(".vb-group[data-group='g2']").wait_for()
+    picker = page.locator(".vb-group[data-group='g2'] select.vb-family")
     picker.focus()
     picker.select_option("mean_field")
     page.wait_for_function(
-        "() => document.querySelector(\".vb-group[data-group='g1'] select.vb-family\").value"
+        "() => document.querySelector(\".vb-group[data-group='g2'] select.vb-family\").value"
         " === 'mean_field'"
     )
 
     # empty groups can be removed
-    page.locator(".vb-group[data-group='g1'] .vb-remove-group").click()
-    page.locator(".vb-group[data-group='g1']").wait_for(state="detached")
+    page.locator(".vb-group[data-group='g2'] .vb-remove-group").click()
+    page.locator(".vb-group[data-group='g2']").wait_for(state="detached")
 
     # a touch drag (pointer events with pointerType "touch") makes a new group too
     page.evaluate(
@@ -272,17 +276,17 @@ def test_keyboard_touch_and_python_to_board_sync(lab_server, page):
             chip.dispatchEvent(new PointerEvent("pointerup", at(x1, y1)));
         }"""
     )
-    _chip_in(page, "g2", "mu").wait_for()
-    assert _groups(page)["g2"]["variables"] == ["mu"]
-    page.locator(".vb-group[data-group='g2'] .vb-remove-group").click()
-    page.locator(".vb-group[data-group='g2']").wait_for(state="detached")
+    _chip_in(page, "g3", "mu").wait_for()
+    assert _groups(page)["g3"]["variables"] == ["mu"]
+    page.locator(".vb-group[data-group='g3'] .vb-remove-group").click()
+    page.locator(".vb-group[data-group='g3']").wait_for(state="detached")
 
     # Python -> board: session methods redraw the board
     kernel_eval(page, "gid = wb.session.add_group('full_rank', ['mu', 'theta_tilde'])")
-    _chip_in(page, "g3", "theta_tilde").wait_for()
+    _chip_in(page, "g4", "theta_tilde").wait_for()
     kernel_eval(page, "wb.session.set_family(gid, 'scale-hh*2-loc')")
-    page.locator(".vb-group[data-group='g3'] .vb-flow-editor").wait_for()
-    assert page.locator(".vb-group[data-group='g3'] .vb-flow-step").count() == 3
+    page.locator(".vb-group[data-group='g4'] .vb-flow-editor").wait_for()
+    assert page.locator(".vb-group[data-group='g4'] .vb-flow-step").count() == 3
     _shot(page, "workbench_keyboard.png", page.locator(".vb-workbench"))
 
     # readable in the dark theme (the setting is saved: switch back for the next tests)

@@ -129,3 +129,36 @@ def test_on_change_is_called_after_edits(session):
     unsubscribe()
     session.remove_group(gid)
     assert len(seen) == 1
+
+
+def test_an_edit_that_takes_a_groups_last_variable_removes_that_group(session):
+    """The notebook story: a board group holds mu and tau; add_group takes both."""
+    board = session.add_group("mean_field", ["mu", "tau"])
+    kept = session.add_group("full_rank")  # empty already: an edit in progress, kept
+    new = session.add_group("full_rank", ["mu", "tau"])
+    assert [g.id for g in session.groups] == [kept, new, "rest"]  # no more `board`
+    assert board not in session.to_dict()["plan"]["groups"]
+    session.move("mu", kept)
+    session.move("tau", kept)  # new lost its last variable
+    assert [g.id for g in session.groups] == [kept, "rest"]
+    assert session.group(kept).variables == ["mu", "tau"]
+    session.move("mu", "rest")
+    assert [g.id for g in session.groups] == [kept, "rest"]
+    session.move("tau", "rest")
+    assert [g.id for g in session.groups] == ["rest"]
+
+
+def test_a_dropped_group_id_is_not_reused(session):
+    first = session.add_group("full_rank", ["mu"])
+    session.move("mu", "rest")
+    second = session.add_group("full_rank", ["mu"])
+    assert second != first
+
+
+def test_a_rowwise_group_left_empty_goes_with_its_rowwise_flag(session):
+    gid = session.add_group("mean_field", ["theta_tilde"])
+    session.set_rowwise(gid, True)
+    other = session.add_group("full_rank", ["theta_tilde"])
+    assert [g.id for g in session.groups] == [other, "rest"]
+    assert not session.group(other).rowwise
+    assert all(g.get("id") != gid for g in session.to_dict()["plan"]["groups"])

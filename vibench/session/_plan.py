@@ -168,6 +168,10 @@ class Plan:
     -----
     Non-rest groups may be empty while a plan is being edited (a new group is often
     created first and filled by a drag); :meth:`check_fittable` refuses empty groups.
+    A group that :meth:`add_group` or :meth:`move` takes the last variable from is
+    removed, though: it was not asked to be empty, and an edit made from Python (say in
+    a notebook, after the board was used) would otherwise leave a plan that cannot be
+    fitted.
 
     Any family may be set on any group while editing. Empirical groups (a particle
     cloud, fitted by SVGD) can only be fitted when *every* variable is in an empirical
@@ -364,6 +368,9 @@ class Plan:
     ) -> str:
         """Add a group holding ``variables`` (taken from their current groups).
 
+        A non-rest group that this leaves empty (all its variables moved to the new
+        group) is removed; groups that were empty already are kept.
+
         Returns
         -------
         str
@@ -382,10 +389,25 @@ class Plan:
         for n in names:
             self._check_not_custom_variable(n, "its variables cannot be moved")
         gid = self._new_id()
-        for vs, _ in self._groups.values():
-            vs[:] = [v for v in vs if v not in names]
+        emptied = self._take(names)
         self._groups[gid] = (self._sorted(names), fam)
+        self._drop(emptied)
         return gid
+
+    def _take(self, names: list[str]) -> list[str]:
+        """Take ``names`` out of the groups; return the ids of the groups left empty."""
+        emptied = []
+        for gid, (vs, _) in self._groups.items():
+            if any(v in names for v in vs):
+                vs[:] = [v for v in vs if v not in names]
+                if not vs:
+                    emptied.append(gid)
+        return emptied
+
+    def _drop(self, group_ids: list[str]) -> None:
+        for gid in group_ids:
+            del self._groups[gid]
+            self._rowwise.discard(gid)
 
     def _new_id(self) -> str:
         gid = f"g{self._next}"
@@ -400,7 +422,8 @@ class Plan:
 
         The plan records the variables (taken from their current groups), the family
         and the label; the group object itself stays with the session. The group cannot
-        be edited afterwards, only removed (:meth:`remove_group`).
+        be edited afterwards, only removed (:meth:`remove_group`). Like
+        :meth:`add_group`, it removes the groups it takes the last variable from.
         """
         names = list(variables)
         if not names:
@@ -413,14 +436,18 @@ class Plan:
                 raise PlanError(f"variable {n!r} is discrete; VI groups take continuous variables")
             self._check_not_custom_variable(n, "its variables cannot join another group")
         gid = self._new_id()
-        for vs, _ in self._groups.values():
-            vs[:] = [v for v in vs if v not in names]
+        emptied = self._take(names)
         self._groups[gid] = (self._sorted(names), str(family))
         self._custom[gid] = str(label)
+        self._drop(emptied)
         return gid
 
     def move(self, variable: str, group_id: str) -> None:
-        """Move ``variable`` into group ``group_id`` (``"rest"`` for the rest group)."""
+        """Move ``variable`` into group ``group_id`` (``"rest"`` for the rest group).
+
+        The group it leaves is removed if it was its last variable (the rest group
+        always stays).
+        """
         info = self._check_variable(variable)
         self._check_group(group_id)
         if info.discrete:
@@ -440,13 +467,12 @@ class Plan:
                     f"{variable!r} {shape_text(info.shape)} cannot join row-wise group "
                     f"{group_id!r}: {problem}"
                 )
-        for vs, _ in self._groups.values():
-            if variable in vs:
-                vs.remove(variable)
+        emptied = self._take([variable])
         if group_id != REST:
             vs, _ = self._groups[group_id]
             vs.append(variable)
             vs[:] = self._sorted(vs)
+        self._drop(emptied)
 
     def set_family(self, group_id: str, family: str) -> None:
         """Set the family of group ``group_id``."""
