@@ -38,6 +38,8 @@ from vibench.plots.elbo import (
     ElboTrace,
     _envelope,
     _layout,
+    _longest,
+    _padded,
     _plot_previous_runs,
     _pow10_formatter,
     _robust_range,
@@ -47,6 +49,7 @@ from vibench.plots.elbo import (
     axis_label,
     legend_with_note,
     previous_range,
+    zoomed_on_current,
 )
 from vibench.plots.marginals import PANEL_SIZE, MarginalAxes, Panel, marginals_figure
 
@@ -200,7 +203,7 @@ class LiveElboPlot:
                 artist.remove()
         if ax.get_legend() is not None:
             ax.get_legend().remove()
-        _plot_previous_runs(ax, previous, window, log_scale)
+        _plot_previous_runs(ax, previous, window, log_scale, xlim=xlim, ylim=ylim)
         ax.set_xlim(*xlim)
         if ylim is not None:
             ax.set_ylim(*ylim)
@@ -251,24 +254,31 @@ class LiveElboPlot:
             full = float(current.start + total)
             xmax = full if 20.0 * done >= total else min(xmax, full)
         xmax = max(xmax, end)
-        for tr in previous:
-            p = tr.positions()
-            if p.size:
-                xmax = max(xmax, float(p[-1]) + 1)
+        # a short run (next to long earlier ones) gets the axis to itself; otherwise the
+        # earlier runs stay on the plot (a continued fit does not zoom them away)
+        zoomed = zoomed_on_current(current, previous, total)
+        x0 = float(current.start) if zoomed else 0.0
+        if not zoomed:
+            for tr in previous:
+                if np.asarray(tr.elbo).size:
+                    xmax = max(xmax, tr.end)
+        xlim = _padded((x0, xmax))
         lo_hi = _robust_range(raw, sm) if raw.size else (np.nan, np.nan)
         runs = tuple((t.label, t.start, np.asarray(t.elbo).size) for t in previous)
-        # the earlier runs stay on the plot (a continued fit does not zoom them away);
-        # their range is computed once per set of runs
-        if self._previous_range is None or self._previous_range[0] != (runs, log_scale, window):
+        # the earlier runs' range (the part on the axis; short or failed runs left out)
+        # is computed once per set of runs and axis
+        longest = _longest(current, total)
+        cache = (runs, log_scale, window, xlim, longest)
+        if self._previous_range is None or self._previous_range[0] != cache:
             self._previous_range = (
-                (runs, log_scale, window),
-                previous_range(previous, window, log_scale),
+                cache,
+                previous_range(previous, window, log_scale, xlim, longest),
             )
         lo_hi = _union(lo_hi, self._previous_range[1])
         ylim = self.axes.y.update(*lo_hi) if np.isfinite(lo_hi[0]) else None
         key = (
             log_scale,
-            round(xmax * 1.02, 6),
+            tuple(round(v, 6) for v in xlim),
             ylim,
             current.label,
             runs,
@@ -277,7 +287,7 @@ class LiveElboPlot:
         )
         if key != self._key or self._background is None:
             self._draw_background(
-                previous, current.label, log_scale, window, (0, xmax * 1.02), ylim, ylabel, note
+                previous, current.label, log_scale, window, xlim, ylim, ylabel, note
             )
             self._key = key
         self.canvas.restore_region(self._background)

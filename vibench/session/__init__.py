@@ -12,6 +12,7 @@ from vibench.session._diagnostics import NOT_AVAILABLE, Khat, khat_reading
 from vibench.session._errors import PlanError, SessionBusyError
 from vibench.session._families import trace_label
 from vibench.session._plan import REST, GroupSpec, VariableInfo
+from vibench.session._reference import ReferenceJob, ReferenceProgress
 from vibench.session._run import STATUSES, FitSettings, Progress, Run
 from vibench.session._runner import StepFunction
 from vibench.session._session import Session
@@ -25,6 +26,8 @@ __all__ = [
     "Khat",
     "PlanError",
     "Progress",
+    "ReferenceJob",
+    "ReferenceProgress",
     "Run",
     "Session",
     "SessionBusyError",

@@ -8,7 +8,6 @@ import json
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -20,6 +19,7 @@ import xarray as xr
 from pymc.variational import KLqp, opvi
 
 from vibench import models
+from vibench._smoothing import smoothed_at
 from vibench.engine import Approximation, BatchedGroup, Group, NormalizingFlowGroup
 from vibench.session._backends import (
     AUTO,
@@ -32,10 +32,30 @@ from vibench.session._codegen import plan_to_code
 from vibench.session._diagnostics import Khat, psis_khat
 from vibench.session._errors import PlanError, SessionBusyError
 from vibench.session._live_draws import DrawFunction
-from vibench.session._plan import REST, GroupSpec, Plan, VariableInfo, model_variables
+from vibench.session._plan import (
+    MAX_PRESET_BYTES,
+    REST,
+    GroupSpec,
+    Plan,
+    VariableInfo,
+    listing,
+    model_variables,
+    short_repr,
+)
+from vibench.session._reference import (
+    DEFAULT_CHAINS,
+    DEFAULT_DRAWS,
+    DEFAULT_TUNE,
+    ReferenceProgress,
+    check_reference,
+    done_job,
+    reference_job,
+    running_jobs,
+)
 from vibench.session._run import FitSettings, Progress, Run
 from vibench.session._runner import StepFunction, pure_python, run_loop
 from vibench.session._sampling import Sampler
+from vibench.session._views import VariableView, model_views
 
 __all__ = ["Session", "SessionBusyError"]
 
@@ -44,9 +64,6 @@ logger = logging.getLogger(__name__)
 _FORMAT_VERSION = 1
 _MISSING: Any = object()
 
-# NUTS reference draws, cached per model object and per sampling arguments.
-_REFERENCES: weakref.WeakKeyDictionary[pm.Model, dict[tuple, Future]] = weakref.WeakKeyDictionary()
-_REFERENCES_LOCK = threading.Lock()
 
 
 class _Fitted:
@@ -62,6 +79,8 @@ class _Fitted:
         self.steps: dict[tuple, StepFunction] = {}
         self.sampler: Sampler | None = None
         self.draw_fn: DrawFunction | None = None
+        #: The same with the model's Deterministics (``draws(deterministics=True)``).
+        self.det_draw_fn: DrawFunction | None = None
         #: More keyword arguments of ``objective.updates`` for this plan's step
         #: (``more_obj_params`` / ``more_replacements`` of groups built in Python).
         self.update_kwargs: dict[str, Any] = {}
@@ -162,6 +181,8 @@ class Session:
         #: Groups built in Python (add_custom_group), by plan group id.
         self._custom_groups: dict[str, _CustomGroup] = {}
         self._change_listeners: list[Callable[[Session], None]] = []
+        #: A posterior given with set_reference (a DataTree), used instead of NUTS.
+        self._given_reference: xr.DataTree | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._busy = False
@@ -660,9 +681,7 @@ class Session:
                     iteration=run.iterations,
                     total=settings.iterations,
                     elbo=float(elbo[-1]) if elbo.size else float("nan"),
-                    smoothed_elbo=float(np.mean(elbo[-settings.window :]))
-                    if elbo.size
-                    else float("nan"),
+                    smoothed_elbo=smoothed_at(elbo, elbo.size, settings.window),
                     its_per_second=run.iterations / run.seconds if run.seconds > 0 else 0.0,
                     status=run.status,
                     message=run.message,
@@ -792,6 +811,24 @@ class Session:
         thread.start()
         return run
 
+    def remove_run(self, run: Run) -> None:
+        """Forget ``run``: it leaves :attr:`runs` (the Workbench's Runs table *remove*).
+
+        Only the record goes: the fitted parameters, the plan's ELBO trace since the
+        last reset (``sample()``'s ``vi`` group) and later runs are unchanged.
+
+        Raises
+        ------
+        ValueError
+            ``run`` is not in :attr:`runs` (a running fit joins them when it ends).
+        """
+        with self._lock:
+            for i, r in enumerate(self._runs):
+                if r is run:
+                    del self._runs[i]
+                    return
+        raise ValueError("not a run of this session (a running fit joins runs when it ends)")
+
     def stop(self) -> None:
         """Ask the running fit to stop after its current chunk (within ~0.05 s).
 
@@ -824,9 +861,18 @@ class Session:
         return run
 
     def reset(self) -> None:
-        """Start fresh: initial parameters and optimizer state, empty ELBO trace.
+        """Start the current plan afresh: initial parameters and optimizer state.
 
-        Keeps the compiled functions (no recompile) and the run history.
+        Clears the fitted parameters (back to their initial values), the optimizer's
+        state, the ELBO trace and the iteration count. Keeps the plan (its groups,
+        families and particles: whatever was built on the board stays), the fit
+        settings, the compiled functions (no recompile) and the run history. To start
+        from the plan of a new session too, call :meth:`clear_plan`.
+
+        Raises
+        ------
+        SessionBusyError
+            A fit is running.
         """
         with self._lock:
             if self._busy:
@@ -839,6 +885,41 @@ class Session:
             fitted.set_params(fitted.initial_params)
             fitted.elbo.clear()
             fitted.iteration = 0
+        self._changed()
+
+    def clear_plan(self, *, settings: bool = False) -> None:
+        """Start over from the plan of a new session: every variable in the rest group.
+
+        Removes every group but the rest group (groups built in Python with
+        :meth:`add_custom_group` too), sets the rest group's family back to mean-field
+        and the particles to their default, and forgets what the old plan built: the
+        next fit builds, initialises and seeds afresh, so it gives the numbers a new
+        :class:`Session` gives with the same seed, even if the plan was already the
+        clean one. The run history is kept. Group ids start again from ``"g1"``.
+
+        Call it where a notebook needs a known plan, whatever the reader did on the
+        board before; the board follows (:meth:`on_change`). :meth:`reset` is the
+        lighter step: fresh parameters for the plan as it is.
+
+        Parameters
+        ----------
+        settings : bool
+            Also put the fit settings back to their defaults (``FitSettings()``):
+            optimizer, learning rate, MC samples, seed, convergence check.
+
+        Raises
+        ------
+        SessionBusyError
+            A fit is running.
+        """
+        with self._lock:
+            if self._busy:
+                raise SessionBusyError("a fit is running: stop it before clearing the plan")
+            self._plan = Plan(model_variables(self.model))
+            self._custom_groups.clear()
+            self._drop_fitted()
+            if settings:
+                self._settings = FitSettings()
         self._changed()
 
     # ------------------------------------------------------------------ progress
@@ -872,31 +953,94 @@ class Session:
                 self.sample_compile_count += 1
             return fitted.sampler
 
-    def draws(self, draws: int = 300, seed: int | None = None) -> dict[str, np.ndarray]:
+    def draws(
+        self, draws: int = 300, seed: int | None = None, *, deterministics: bool = False
+    ) -> dict[str, np.ndarray]:
         """Constrained draws of the free variables from q, for live plots.
 
         Much cheaper than :meth:`sample` (no DataTree, no ``log p``/``log q``, no
-        k-hat); the function is compiled once per plan, on the first call. Safe to
-        call from the fitting thread between steps.
+        k-hat); the function is compiled once per plan (and per value of
+        ``deterministics``), on the first call. Safe to call from the fitting thread
+        between steps.
+
+        Parameters
+        ----------
+        draws : int
+            Number of draws.
+        seed : int, optional
+            Seed of the draws.
+        deterministics : bool
+            Also return every Deterministic of the model, computed from the same
+            draws, and what :meth:`shown_variables` derives (an LKJ prior's
+            ``<name>_stds`` / ``<name>_corr`` when the model has no such
+            Deterministics).
 
         Returns
         -------
         dict of str to numpy.ndarray
-            ``{name: array of shape (draws, *shape)}`` for each free variable.
+            ``{name: array of shape (draws, *shape)}`` for each free variable (and
+            Deterministic).
         """
         draws = _positive_int(draws, "draws")
         with self._lock:
             self.build()
             fitted = self._fitted
         with self._sampler_lock:
-            if fitted.draw_fn is None:
+            slot = "det_draw_fn" if deterministics else "draw_fn"
+            fn = getattr(fitted, slot, None)
+            if fn is None:
                 with self.model:
-                    fitted.draw_fn = DrawFunction(fitted.approx, self._sample_compile_kwargs)
+                    fn = DrawFunction(
+                        fitted.approx, self._sample_compile_kwargs, deterministics=deterministics
+                    )
+                setattr(fitted, slot, fn)
                 self.sample_compile_count += 1
-            fn = fitted.draw_fn
-        return fn(draws, seed)
+        values = fn(draws, seed)
+        if deterministics:
+            self._add_derived(values)
+        return values
 
-    def sample(self, draws: int = 1000, seed: int | None = None) -> xr.DataTree:
+    def shown_variables(self, deterministics: bool = False) -> list[VariableView]:
+        """What the plots show of the model, in its own words (cached per choice).
+
+        A free variable that exists only to parametrize a Deterministic is shown
+        through that Deterministic: the GP's ``f`` for ``f_rotated_``, an
+        ``LKJCholeskyCov``'s ``<name>_stds`` and ``<name>_corr`` (derived from the
+        packed factor when the model has no such Deterministics) for its packed
+        ``<name>``. The rule: a free variable whose name ends with ``_`` (PyMC's mark
+        of helper variables) or that is an LKJ packed factor is hidden, and the
+        Deterministics computed from it take its place. See
+        :mod:`vibench.session._views`.
+
+        Parameters
+        ----------
+        deterministics : bool
+            Also show the model's other Deterministics (after the free variables).
+
+        Returns
+        -------
+        list of VariableView
+            ``.name``, ``.shape``, ``.kind`` (``"free"``, ``"deterministic"``,
+            ``"derived"``), ``.labels`` (element labels from the model's ``coords``,
+            ``z_a[county_07]``), ``.elements``, ``.replaces`` and ``.values(draws)``.
+        """
+        cache = self.__dict__.setdefault("_shown_cache", {})
+        key = bool(deterministics)
+        if key not in cache:
+            cache[key] = model_views(self.model, self.variables, deterministics=key)
+        return list(cache[key])
+
+    def _add_derived(self, values: dict[str, np.ndarray]) -> None:
+        """Add what :meth:`shown_variables` derives (not in the model) to ``values``."""
+        for view in self.shown_variables(True):
+            if view.kind == "derived" and view.name not in values:
+                got = view.values(values)
+                if got is not None:
+                    values[view.name] = got
+
+    def sample(
+        self, draws: int = 1000, seed: int | None = None, *, deterministics: bool = True
+    ) -> xr.DataTree:
         """Draw from the approximation (constrained space) into a DataTree.
 
         Parameters
@@ -905,6 +1049,11 @@ class Session:
             Number of draws.
         seed : int, optional
             Seed of the draws.
+        deterministics : bool
+            Include the model's Deterministics, computed from the same draws (and
+            what :meth:`shown_variables` derives, such as an LKJ prior's ``<name>_stds``
+            and ``<name>_corr``); ``False`` keeps the free variables only. The same
+            compiled function serves both.
 
         Returns
         -------
@@ -921,6 +1070,11 @@ class Session:
             fitted = self._fitted
             sampler = self._sampler_for(fitted)
         values, logp, logq = sampler(draws, seed)
+        if deterministics:
+            self._add_derived(values)
+        else:
+            dets = {d.name for d in self.model.deterministics}
+            values = {k: v for k, v in values.items() if k not in dets}
         dims = {k: list(v) for k, v in self.model.named_vars_to_dims.items() if k in values}
         coords = {k: np.asarray(v) for k, v in (self.model.coords or {}).items()}
         tree = arviz_base.from_dict(
@@ -987,69 +1141,118 @@ class Session:
     # ------------------------------------------------------------------ reference
     def reference(
         self,
-        draws: int = 1000,
+        draws: int = DEFAULT_DRAWS,
         *,
-        tune: int = 1000,
-        chains: int = 2,
+        tune: int = DEFAULT_TUNE,
+        chains: int = DEFAULT_CHAINS,
         seed: int = 0,
         background: bool = False,
+        process: bool = True,
+        on_progress: Callable[[ReferenceProgress], None] | None = None,
     ) -> xr.DataTree | Future:
         """NUTS draws of the model (``pm.sample``), cached per model, for overlays.
+
+        A posterior given with :meth:`set_reference` is returned instead, whatever the
+        arguments (as a finished Future when ``background`` is true).
 
         Parameters
         ----------
         draws, tune, chains, seed
             Passed to :func:`pymc.sample` (chains run one after another, one core).
+            The defaults (2 x (500 tuning + 500 kept) draws) suit the dashed densities of
+            the marginals.
         background : bool
-            If true, sample in a background thread and return a
-            :class:`concurrent.futures.Future` of the DataTree at once.
+            If true, return a :class:`~vibench.session.ReferenceJob` at once: a
+            :class:`concurrent.futures.Future` of the DataTree with ``.progress``
+            (draws done, divergences, time left), ``.subscribe(callback)`` and a
+            ``.cancel()`` that stops the sampler.
+        process : bool
+            Sample in a separate process (default): Cancel terminates it at once and
+            the sampler does not compete with this kernel for the GIL. A model that
+            cannot be pickled (cloudpickle) is sampled in a thread instead, as with
+            ``process=False``; there Cancel ends the sampler at its next draw.
+        on_progress : callable, optional
+            ``on_progress(progress)`` with a :class:`~vibench.session.ReferenceProgress`
+            a few times a second, from a worker thread (see ``ReferenceJob.subscribe``).
 
         Returns
         -------
-        xarray.DataTree or concurrent.futures.Future
-            The ``pm.sample`` result (``posterior`` group among others).
+        xarray.DataTree or ReferenceJob
+            The ``pm.sample`` result (``posterior`` group among others), or the job.
+
+        Raises
+        ------
+        ValueError
+            ``draws`` or ``chains`` is not a positive int, or ``tune`` is negative.
+        concurrent.futures.CancelledError
+            Waiting (``background=False``) for a job that was cancelled. An interrupt
+            (``KeyboardInterrupt``) while waiting cancels the job.
+
+        Examples
+        --------
+        >>> job = session.reference(background=True)  # doctest: +SKIP
+        >>> job.progress.text  # doctest: +SKIP
+        '640/2000 draws, 0 divergences, chain 1/2 (tuning), about 40 s left'
+        >>> job.cancel()  # doctest: +SKIP
+        True
         """
-        key = (
-            _positive_int(draws, "draws"),
-            int(tune),
-            _positive_int(chains, "chains"),
-            int(seed),
-        )
-        model = self.model
-        with _REFERENCES_LOCK:
-            cache = _REFERENCES.setdefault(model, {})
-            future = cache.get(key)
-            new = future is None or (future.done() and future.exception() is not None)
-            if new:
-                future = Future()
-                cache[key] = future
-        if new:
-            future.set_running_or_notify_cancel()
-
-            def work() -> None:
-                try:
-                    result = pm.sample(
-                        draws=key[0],
-                        tune=key[1],
-                        chains=key[2],
-                        cores=1,
-                        random_seed=key[3],
-                        progressbar=False,
-                        compute_convergence_checks=False,
-                        model=model,
-                    )
-                except BaseException as err:
-                    future.set_exception(err)
-                else:
-                    future.set_result(result)
-
-            if background:
-                threading.Thread(target=work, name="vibench-reference", daemon=True).start()
-            else:
-                work()
+        draws = _positive_int(draws, "draws")
+        chains = _positive_int(chains, "chains")
+        if isinstance(tune, bool) or not isinstance(tune, int | np.integer) or tune < 0:
+            raise ValueError(f"tune must be an int >= 0, got {tune!r}")
+        given = self._given_reference
+        if given is not None:
+            if on_progress is not None:
+                on_progress(ReferenceProgress(state="finished", mode="given"))
+            return done_job(given) if background else given
+        job = reference_job(self.model, draws, int(tune), chains, int(seed), process=process)
+        if on_progress is not None:
+            job.subscribe(on_progress)
         if background:
-            return future
-        return future.result()
+            return job
+        try:
+            return job.result()
+        except KeyboardInterrupt:
+            job.cancel()
+            raise
+
+    def set_reference(self, posterior: Any) -> None:
+        """Use a posterior you already have as the reference (instead of NUTS draws).
+
+        Overlays use it exactly as a NUTS reference; :meth:`reference` returns it.
+
+        Parameters
+        ----------
+        posterior : xarray.DataTree, arviz.InferenceData, xarray.Dataset or None
+            Draws with a ``posterior`` group (a Dataset is the posterior itself) holding
+            every continuous free variable of the model with dims
+            ``(chain, draw, *shape)``. ``None`` goes back to NUTS draws.
+
+        Raises
+        ------
+        TypeError
+            ``posterior`` is not one of these types.
+        ValueError
+            No posterior group, or a free variable missing or of the wrong shape.
+        """
+        tree = None if posterior is None else check_reference(posterior, self.variables)
+        self._given_reference = tree
+        self._changed()
+
+    @property
+    def reference_given(self) -> bool:
+        """Whether the reference is a posterior given with :meth:`set_reference`."""
+        return self._given_reference is not None
+
+    def cancel_reference(self) -> int:
+        """Cancel the model's NUTS reference jobs that are still sampling.
+
+        Returns
+        -------
+        int
+            How many were cancelled.
+        """
+        return sum(bool(job.cancel()) for job in running_jobs(self.model))
 
     # ------------------------------------------------------------------ export
     def to_dict(self) -> dict[str, Any]:
@@ -1077,26 +1280,37 @@ class Session:
         demo model).
 
         ``data`` is treated as untrusted (e.g. a preset downloaded from the internet): it
-        is only read as JSON values, never evaluated or unpickled.
+        is only read as JSON values, never evaluated or unpickled. Sizes are checked
+        before contents (JSON text of at most ``MAX_PRESET_BYTES``, no more groups or
+        variables than the model can have, see ``Plan.from_dict``), settings are
+        checked against their ranges (``FitSettings``), and messages quote at most a
+        few names.
 
         Raises
         ------
         PlanError
-            Malformed input, or a preset made for different variables.
+            Malformed input, or a preset made for different variables, too large, too
+            deeply nested, or with out-of-range settings.
         """
         if isinstance(data, str | bytes):
+            if len(data) > MAX_PRESET_BYTES:
+                raise PlanError(
+                    f"preset is too large ({len(data):,} characters; at most {MAX_PRESET_BYTES:,})"
+                )
             try:
                 data = json.loads(data)
+            except RecursionError:
+                raise PlanError("preset is nested too deeply to be a vibench preset") from None
             except ValueError as err:
                 raise PlanError(f"preset is not valid JSON: {err}") from None
         if not isinstance(data, dict):
             raise PlanError(f"a preset must be a JSON object, got {type(data).__name__}")
         extra = set(data) - {"vibench", "model", "plan", "settings"}
         if extra:
-            raise PlanError(f"preset has unknown keys {sorted(map(str, extra))}")
+            raise PlanError(f"preset has unknown keys {listing(sorted(map(str, extra)))}")
         version = data.get("vibench", _FORMAT_VERSION)
         if version != _FORMAT_VERSION:
-            raise PlanError(f"preset format {version!r} is not supported (expected 1)")
+            raise PlanError(f"preset format {short_repr(version)} is not supported (expected 1)")
         if "plan" not in data:
             raise PlanError("preset has no 'plan'")
         described = data.get("model")
@@ -1104,7 +1318,8 @@ class Session:
             name = described["name"]
             if not isinstance(name, str) or name not in models.MODELS:
                 raise PlanError(
-                    f"preset names an unknown demo model {name!r}; known: {sorted(models.MODELS)}"
+                    f"preset names an unknown demo model {short_repr(name)}; known: "
+                    f"{sorted(models.MODELS)}"
                 )
             model = name
         session = cls(model, **kwargs)
@@ -1178,6 +1393,11 @@ def _check_model_matches(variables: list[VariableInfo], described: Any) -> None:
     listed = described.get("variables")
     if listed is None:
         return
+    if isinstance(listed, list) and len(listed) > len(variables):
+        raise PlanError(
+            f"the preset lists {len(listed):,} model variables, but this model has "
+            f"{len(variables)} free variables"
+        )
     if not isinstance(listed, list) or not all(
         isinstance(v, dict) and isinstance(v.get("name"), str) for v in listed
     ):
@@ -1189,17 +1409,23 @@ def _check_model_matches(variables: list[VariableInfo], described: Any) -> None:
         if not isinstance(shape, list) or not all(
             isinstance(s, int) and not isinstance(s, bool) for s in shape
         ):
-            raise PlanError(f"preset variable {v['name']!r} has a bad shape {shape!r}")
+            raise PlanError(
+                f"preset variable {short_repr(v['name'])} has a bad shape {short_repr(shape)}"
+            )
         want[v["name"]] = shape
     if set(want) != set(have):
+        missing, unknown = sorted(set(have) - set(want)), sorted(set(want) - set(have))
         raise PlanError(
-            f"the preset was made for variables {sorted(want)}, but this model has {sorted(have)}"
+            f"the preset was made for variables {listing(sorted(want))}, but this model has "
+            f"{listing(sorted(have))}"
+            + (f"; not in the preset: {listing(missing)}" if missing else "")
+            + (f"; not in this model: {listing(unknown)}" if unknown else "")
         )
     for name, shape in want.items():
         if have[name] != shape:
             raise PlanError(
                 f"variable {name!r} has shape {tuple(have[name])} in this model but "
-                f"{tuple(shape)} in the preset"
+                f"{short_repr(tuple(shape))} in the preset"
             )
 
 
