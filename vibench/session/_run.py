@@ -221,7 +221,7 @@ class Progress:
     elbo : float
         ELBO of the latest iteration (NaN before the first).
     smoothed_elbo : float
-        Mean ELBO over the last ``window`` iterations.
+        Smoothed ELBO: the trailing median the plot draws (``vibench._smoothing``).
     its_per_second : float
         Recent throughput.
     status : str

@@ -28,6 +28,7 @@ from pymc.variational.callbacks import CheckParametersConvergence
 from pytensor.graph.replace import clone_replace
 from pytensor.tensor.random.type import RandomType
 
+from vibench._smoothing import smoothed_at
 from vibench.session._optimizers import make_optimizer
 from vibench.session._run import FitSettings, Progress, Run
 
@@ -313,9 +314,8 @@ def _clone_with_own_state(loss: Any, updates: dict[Any, Any]) -> tuple[Any, dict
 
 
 def _smoothed(buf: np.ndarray, end: int, window: int) -> float:
-    if end == 0:
-        return math.nan
-    return float(np.mean(buf[max(0, end - window) : end]))
+    """The smoothed loss after ``end`` steps: the plot's smoothing (``vibench._smoothing``)."""
+    return smoothed_at(buf, end, window)
 
 
 def run_loop(
