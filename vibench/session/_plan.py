@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+import reprlib
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,9 @@ from vibench.session._families import EMPIRICAL, canonical_family, is_particle_f
 
 __all__ = [
     "DEFAULT_PARTICLES",
+    "MAX_EXTRA_GROUPS",
     "MAX_PARTICLES",
+    "MAX_PRESET_BYTES",
     "REST",
     "GroupSpec",
     "Plan",
@@ -36,6 +39,32 @@ _ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 DEFAULT_PARTICLES = 100
 #: The most particles a plan may ask for (SVGD's kernel matrix is particles x particles).
 MAX_PARTICLES = 5000
+#: A preset (JSON text or file) larger than this is refused before it is parsed. A
+#: preset lists each free variable about twice (in ``model`` and in its group), some
+#: 60-80 bytes a variable: 4 MiB holds a model with ~50,000 free variables, far more
+#: than a board can show.
+MAX_PRESET_BYTES = 4 * 2**20
+#: How many groups a loaded plan may have beyond one per variable (empty groups are
+#: allowed while a plan is edited, so a preset may hold a few).
+MAX_EXTRA_GROUPS = 16
+
+#: Short reprs of untrusted values for messages: a deeply nested or huge value prints as
+#: a few characters (plain ``repr`` of a 10,000-deep list raises ``RecursionError``).
+_SHORT = reprlib.Repr(maxlevel=3, maxlist=4, maxtuple=4, maxdict=4, maxstring=40, maxother=40)
+_SHORT.maxlong = 40
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut short for a message (nested and long values abbreviated)."""
+    return _SHORT.repr(value)
+
+
+def listing(names: Any, limit: int = 8) -> str:
+    """``['a', 'b', ... and 12 more]``: a list for a message, at most ``limit`` items."""
+    names = list(names)
+    shown = ", ".join(short_repr(n) for n in names[:limit])
+    more = f", ... and {len(names) - limit} more" if len(names) > limit else ""
+    return f"[{shown}{more}]"
 
 
 @dataclass(frozen=True)
@@ -266,13 +295,16 @@ class Plan:
     def _check_variable(self, name: Any) -> VariableInfo:
         if not isinstance(name, str) or name not in self._variables:
             raise PlanError(
-                f"unknown variable {name!r}; the model's free variables are {self._order}"
+                f"unknown variable {short_repr(name)}; the model's free variables are "
+                f"{listing(self._order)}"
             )
         return self._variables[name]
 
     def _check_group(self, group_id: Any) -> None:
         if group_id != REST and group_id not in self._groups:
-            raise PlanError(f"unknown group {group_id!r}; groups are {self.group_ids()}")
+            raise PlanError(
+                f"unknown group {short_repr(group_id)}; groups are {listing(self.group_ids())}"
+            )
 
     def _custom_refusal(self, group_id: str, what: str) -> PlanError:
         label = self._custom[group_id]
@@ -325,7 +357,8 @@ class Plan:
         discrete = [v.name for v in self.variables if v.discrete]
         if discrete:
             raise PlanError(
-                f"the model has discrete free variables {discrete}; variational inference "
+                f"the model has discrete free variables {listing(discrete)}; variational "
+                "inference "
                 "here fits continuous variables only"
             )
         for gid, (vs, _) in self._groups.items():
@@ -385,7 +418,7 @@ class Plan:
             if info.discrete:
                 raise PlanError(f"variable {n!r} is discrete; VI groups take continuous variables")
         if len(set(names)) != len(names):
-            raise PlanError(f"variables {names} list a variable twice")
+            raise PlanError(f"variables {listing(names)} list a variable twice")
         for n in names:
             self._check_not_custom_variable(n, "its variables cannot be moved")
         gid = self._new_id()
@@ -429,7 +462,7 @@ class Plan:
         if not names:
             raise PlanError("a group built in Python must hold at least one variable")
         if len(set(names)) != len(names):
-            raise PlanError(f"variables {names} list a variable twice")
+            raise PlanError(f"variables {listing(names)} list a variable twice")
         for n in names:
             info = self._check_variable(n)
             if info.discrete:
@@ -503,7 +536,7 @@ class Plan:
         """
         self._check_group(group_id)
         if not isinstance(rowwise, bool | np.bool_):
-            raise PlanError(f"rowwise must be True or False, got {rowwise!r}")
+            raise PlanError(f"rowwise must be True or False, got {short_repr(rowwise)}")
         if group_id == REST:
             raise PlanError(
                 "the rest group cannot be row-wise: it takes whatever variables are left, "
@@ -573,18 +606,37 @@ class Plan:
     def from_dict(cls, variables: list[VariableInfo], data: Any) -> Plan:
         """Rebuild a plan from untrusted :meth:`to_dict` output.
 
+        Sizes are checked before contents: a plan with more groups than the model has
+        variables (plus :data:`MAX_EXTRA_GROUPS`), or listing more variables than the
+        model has, is refused at once, and messages quote at most a few names.
+
         Raises
         ------
         PlanError
-            Malformed input, unknown or duplicated variables or ids, bad families.
+            Malformed input, unknown or duplicated variables or ids, bad families, too
+            many groups or variables.
         """
         if not isinstance(data, dict):
             raise PlanError(f"a plan must be a JSON object, got {type(data).__name__}")
+        extra = set(data) - {"groups", "particles"}
+        if extra:
+            raise PlanError(f"a plan has unknown keys {listing(sorted(map(str, extra)))}")
         groups = data.get("groups")
         if not isinstance(groups, list):
             raise PlanError("a plan needs a 'groups' list")
-        if len(groups) > 10_000:
-            raise PlanError("too many groups")
+        most = len(variables) + 1 + MAX_EXTRA_GROUPS
+        if len(groups) > most:
+            raise PlanError(
+                f"the plan has {len(groups):,} groups, but a model with {len(variables)} free "
+                f"variables takes at most {most} (one per variable, the rest group and "
+                f"{MAX_EXTRA_GROUPS} empty ones)"
+            )
+        listed = sum(len(g["variables"]) for g in groups if _has_variable_list(g))
+        if listed > len(variables):
+            raise PlanError(
+                f"the plan lists {listed:,} variables, but the model has {len(variables)} "
+                "free variables (each can be in one group only)"
+            )
         plan = cls(variables)
         seen_ids: set[str] = set()
         seen_vars: dict[str, str] = {}
@@ -595,20 +647,21 @@ class Plan:
                 raise PlanError(f"group #{i} must be a JSON object, got {type(g).__name__}")
             extra = set(g) - {"id", "family", "variables", "rowwise", "custom", "label"}
             if extra:
-                raise PlanError(f"group #{i} has unknown keys {sorted(map(str, extra))}")
+                raise PlanError(f"group #{i} has unknown keys {listing(sorted(map(str, extra)))}")
             gid, fam, vs = g.get("id"), g.get("family"), g.get("variables", [])
             if not isinstance(gid, str) or not _ID_PATTERN.match(gid):
                 raise PlanError(
-                    f"group #{i} has a bad id {gid!r}: use 1-64 letters, digits, '_' or '-'"
+                    f"group #{i} has a bad id {short_repr(gid)}: use 1-64 letters, digits, "
+                    "'_' or '-'"
                 )
             if gid in seen_ids:
                 raise PlanError(f"group id {gid!r} appears twice")
             seen_ids.add(gid)
             if not isinstance(fam, str):
-                raise PlanError(f"group {gid!r} needs a 'family' string, got {fam!r}")
+                raise PlanError(f"group {gid!r} needs a 'family' string, got {short_repr(fam)}")
             if g.get("custom", False) is not False:
                 label = g.get("label")
-                what = f" ({label})" if isinstance(label, str) and label else ""
+                what = f" ({short_repr(label)[1:-1]})" if isinstance(label, str) and label else ""
                 raise PlanError(
                     f"group {gid!r}{what} was built in Python (Session.add_custom_group); "
                     "a preset cannot rebuild it, since it holds Python objects (e.g. an "
@@ -619,7 +672,9 @@ class Plan:
                 raise PlanError(f"group {gid!r}: only a custom group has a 'label'")
             rowwise = g.get("rowwise", False)
             if not isinstance(rowwise, bool):
-                raise PlanError(f"group {gid!r}: 'rowwise' must be true or false, got {rowwise!r}")
+                raise PlanError(
+                    f"group {gid!r}: 'rowwise' must be true or false, got {short_repr(rowwise)}"
+                )
             if not isinstance(vs, list) or not all(isinstance(v, str) for v in vs):
                 raise PlanError(f"group {gid!r}: 'variables' must be a list of names")
             for v in vs:
@@ -649,13 +704,17 @@ class Plan:
         expected = plan.rest_variables()
         if sorted(rest_vars) != sorted(expected):
             raise PlanError(
-                f"the rest group lists {rest_vars} but the variables in no other group are "
-                f"{expected}"
+                f"the rest group lists {listing(rest_vars)} but the variables in no other "
+                f"group are {listing(expected)}"
             )
         plan._next = max_num + 1
         if "particles" in data:
             plan._particles = _check_particles(data["particles"])
         return plan
+
+
+def _has_variable_list(group: Any) -> bool:
+    return isinstance(group, dict) and isinstance(group.get("variables"), list)
 
 
 def _group_dict(g: GroupSpec) -> dict[str, Any]:
@@ -685,6 +744,6 @@ def _check_particles(value: Any) -> int:
     ):
         raise PlanError(
             f"particles must be an int from 2 to {MAX_PARTICLES} (SVGD needs at least two "
-            f"particles to spread them), got {value!r}"
+            f"particles to spread them), got {short_repr(value)}"
         )
     return int(value)

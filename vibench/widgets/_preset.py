@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from vibench.session._plan import MAX_PRESET_BYTES
+
 __all__ = ["BOARD_CONTROLS", "CONTROLS", "check_controls", "read_preset"]
 
 #: Controls a preset can hide or lock (``Workbench(hide=..., lock=...)``), with what they are.
@@ -56,14 +58,17 @@ def check_controls(names: Any, what: str) -> tuple[str, ...]:
 def read_preset(preset: Any) -> dict[str, Any]:
     """A preset as a dict: ``preset`` is a path to a JSON file (``str`` / ``Path``) or a dict.
 
-    Only the JSON syntax is checked here; ``Session.from_dict`` checks the content.
+    Only the JSON syntax is checked here; ``Session.from_dict`` checks the content. The
+    file's size is checked before it is read: a preset is a few kilobytes, and one over
+    ``MAX_PRESET_BYTES`` (4 MiB) is refused without parsing it.
 
     Raises
     ------
     FileNotFoundError
         No file at that path.
     ValueError
-        The file is not JSON, or its top level is not a JSON object.
+        The file is too large, not JSON (or nested too deeply to be a preset), or its
+        top level is not a JSON object.
     TypeError
         ``preset`` is neither a path nor a dict.
     """
@@ -75,6 +80,15 @@ def read_preset(preset: Any) -> dict[str, Any]:
         )
     path = Path(preset)
     try:
+        size = path.stat().st_size if path.is_file() else 0
+    except OSError:
+        size = 0  # reading it below says what is wrong
+    if size > MAX_PRESET_BYTES:
+        raise ValueError(
+            f"preset {str(path)!r} is too large for a preset ({size:,} bytes; at most "
+            f"{MAX_PRESET_BYTES:,})"
+        )
+    try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(f"preset file not found: {str(path)!r}") from None
@@ -84,6 +98,10 @@ def read_preset(preset: Any) -> dict[str, Any]:
         raise ValueError(f"could not read preset {str(path)!r}: {err}") from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise ValueError(
+            f"preset {str(path)!r} is nested too deeply to be a vibench preset"
+        ) from None
     except ValueError as err:
         raise ValueError(
             f"preset {str(path)!r} is not valid JSON (line {err.lineno}, column {err.colno}:"
