@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from vibench._smoothing import trailing_median
 from vibench.plots._limits import StableLimits
 from vibench.plots._style import (
     CURRENT,
@@ -30,12 +31,18 @@ __all__ = [
     "legend_with_note",
     "rolling_median",
     "smooth",
+    "x_range",
+    "zoomed_on_current",
 ]
 
 #: Most points drawn per line; longer traces are summarised per bucket.
 MAX_POINTS = 600
 #: Earlier runs drawn at most (the latest ones).
 MAX_OVERLAID = 6
+#: A run shorter than this fraction of the longest run shown is "short": it does not set
+#: the value axis, and as the current run it gets the iteration axis to itself (a
+#: 48-iteration run is not a dot at the left of a 10,000-iteration axis).
+SHORT_RUN = 0.25
 #: Width of the ELBO plot in inches: ``ELBO_WIDTH * CSS_DPI`` = 960 CSS px, the width
 #: of the workbench in a usual JupyterLab notebook (the image scales down when narrower).
 ELBO_WIDTH = 10.0
@@ -68,6 +75,8 @@ class ElboTrace:
     smoothed : numpy.ndarray, optional
         Smoothed values already computed (for a sparse trace); otherwise the figure
         smooths ``elbo`` itself.
+    status : str
+        How the run ended (``"failed"`` runs never set the value axis), ``""`` if unknown.
     """
 
     label: str
@@ -75,6 +84,13 @@ class ElboTrace:
     start: int = 0
     x: np.ndarray | None = None
     smoothed: np.ndarray | None = None
+    status: str = ""
+
+    @property
+    def end(self) -> float:
+        """One past the iteration number of the last value (``start`` when empty)."""
+        pos = self.positions()
+        return float(pos[-1]) + 1 if pos.size else float(self.start)
 
     def positions(self) -> np.ndarray:
         """Iteration number of every value (``x`` when given, else consecutive)."""
@@ -86,8 +102,9 @@ class ElboTrace:
         """The smoothed line to draw, as ``(iteration, value)`` with at most ``max_points``.
 
         ``smoothed`` when given; otherwise the trailing median of ``elbo`` over ``window``
-        iterations (a median, unlike a mean, does not step down and up again by a box
-        the width of the window when one noisy draw gives a wild ELBO).
+        iterations (:func:`rolling_median`, the smoothing the status line reports: a
+        median, unlike a mean, does not step down and up again by a box the width of
+        the window when one noisy draw gives a wild ELBO).
         """
         pos = self.positions()
         if self.smoothed is not None:
@@ -157,34 +174,19 @@ def smooth(elbo: np.ndarray, window: int = 100) -> np.ndarray:
 
 
 def rolling_median(y: np.ndarray, window: int, at: np.ndarray | None = None) -> np.ndarray:
-    """Trailing median of ``y`` over ``window`` values, at the indices ``at`` (default all).
+    """The smoothed line: :func:`vibench._smoothing.trailing_median` (one smoothing for
+    the plot, the status line and the progress events).
 
-    Non-finite values are ignored; a window with none gives NaN.
+    A trailing median of ``y`` at the indices ``at`` (default all), over a window that
+    grows with the trace up to ``window`` values (no kink where it fills). Non-finite
+    values are ignored; a window with none gives NaN.
 
     Examples
     --------
-    >>> rolling_median(np.array([1.0, 9.0, 2.0, 3.0]), window=3)
-    array([1., 5., 2., 3.])
+    >>> rolling_median(np.array([1.0, 9.0, 2.0, 3.0, 8.0, 4.0]), window=3).tolist()
+    [1.0, 9.0, 2.0, 3.0, 5.5, 6.0]
     """
-    y = np.asarray(y, dtype=float)
-    idx = np.arange(y.size) if at is None else np.asarray(at, dtype=int)
-    window = max(int(window), 1)
-    if idx.size == 0:
-        return np.empty(0)
-    # one row per requested index: the window ending there (NaN before the start); only
-    # the requested windows are gathered (a long trace is not copied whole every frame)
-    cols = idx[:, None] + np.arange(1 - window, 1)
-    rows = y[np.clip(cols, 0, max(y.size - 1, 0))] if y.size else np.full(cols.shape, np.nan)
-    rows[(cols < 0) | ~np.isfinite(rows)] = np.nan
-    out = np.full(idx.size, np.nan)
-    nan = np.isnan(rows)
-    full = ~nan.any(axis=1)
-    if full.any():
-        out[full] = np.median(rows[full], axis=1)
-    part = ~full & ~nan.all(axis=1)
-    if part.any():
-        out[part] = np.nanmedian(rows[part], axis=1)
-    return out
+    return trailing_median(y, window, at)
 
 
 def _buckets(n: int, max_points: int) -> np.ndarray:
@@ -218,7 +220,7 @@ def _thin(y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
 def _robust_range(raw: np.ndarray, smoothed: np.ndarray) -> tuple[float, float]:
     """A y-range that ignores the first steep part of a fit and rare spikes."""
     n = raw.size
-    r = raw[int(n * 0.1) :] if n >= 50 else raw
+    r = raw[int(n * 0.1) :] if n >= 10 else raw
     if r.size > 20_000:  # percentiles of an even subsample: the same to the eye, 10x cheaper
         r = r[:: r.size // 20_000]
     s = smoothed[int(smoothed.size * 0.1) :] if smoothed.size >= 10 else smoothed
@@ -245,6 +247,48 @@ def _values(elbo: np.ndarray, log_scale: bool) -> np.ndarray:
     with np.errstate(all="ignore"):
         loss = -y
         return np.where(loss > 0, np.log10(np.where(loss > 0, loss, 1.0)), np.nan)
+
+
+def zoomed_on_current(
+    current: ElboTrace | None, previous: Sequence[ElboTrace], total: int | None = None
+) -> bool:
+    """Whether the iteration axis spans the current run alone: it is short next to the others.
+
+    The current run's length is the iterations it is asked for (``total``) when given.
+    """
+    if current is None:
+        return False
+    ends = [t.end for t in previous if np.asarray(t.elbo).size]
+    if not ends:
+        return False
+    span = max(current.end, current.start + (total or 0)) - current.start
+    return span < SHORT_RUN * max(ends)
+
+
+def x_range(
+    current: ElboTrace | None, previous: Sequence[ElboTrace], total: int | None = None
+) -> tuple[float, float]:
+    """The iteration axis: every shown run, or the current run alone when it is short.
+
+    Examples
+    --------
+    >>> long = ElboTrace("long", np.zeros(10_000))
+    >>> x_range(ElboTrace("short", np.zeros(48)), [long])
+    (0.0, 48.0)
+    >>> x_range(ElboTrace("more", np.zeros(5_000)), [long])
+    (0.0, 10000.0)
+    """
+    if current is not None and zoomed_on_current(current, previous, total):
+        end = max(current.end, current.start + (total or 0))
+        return (float(current.start), max(end, current.start + 1.0))
+    hi = max([t.end for t in previous if np.asarray(t.elbo).size], default=1.0)
+    if current is not None:
+        hi = max(hi, current.end, current.start + (total or 0))
+    return (0.0, float(hi))
+
+
+def _padded(xlim: tuple[float, float]) -> tuple[float, float]:
+    return (xlim[0], xlim[1] + 0.02 * (xlim[1] - xlim[0]))
 
 
 def elbo_figure(
@@ -303,20 +347,29 @@ def elbo_figure(
     ax = fig.add_subplot()
     apply_axes_style(ax)
     overlaid = list(previous)[-MAX_OVERLAID:]
-    xmax = _plot_previous_runs(ax, overlaid, window, log_scale)
+    if current is not None and not current.elbo.size:
+        current = None
+    xlim = x_range(current, overlaid, total if current is not None else None)
     lo_hi: tuple[float, float] = (np.nan, np.nan)
-    if current is not None and current.elbo.size:
+    if current is not None:
         raw = _values(current.elbo, log_scale)
         xs, sm = current.line(window, MAX_POINTS)
         sm = _values(sm, log_scale)
+        lo_hi = _robust_range(raw, sm)
+    # the earlier runs stay on the plot (a continued fit does not zoom them away), but
+    # only the part inside the iteration axis, and no short or failed run, sets the range
+    longest = _longest(current, total) if current is not None else None
+    lo_hi = _union(lo_hi, previous_range(overlaid, window, log_scale, xlim, longest))
+    ylo, yhi = axes.y.update(*lo_hi)
+    ylim = (ylo, yhi) if np.isfinite(lo_hi[0]) else None
+    _plot_previous_runs(ax, overlaid, window, log_scale, xlim=xlim, ylim=ylim)
+    if current is not None:
         pos = current.positions()
         at = np.arange(pos.size)
         xc, lo, hi = _envelope(raw, MAX_POINTS)
         ax.fill_between(np.interp(xc, at, pos), lo, hi, color=CURRENT_RAW, alpha=0.55, linewidth=0)
         ys = sm
         ax.plot(xs, ys, color=CURRENT, linewidth=2.0, label=_short(current.label))
-        xmax = max(xmax, float(pos[-1]) + 1)
-        lo_hi = _robust_range(raw, sm)
         last = ys[np.isfinite(ys)]
         if last.size:
             shown = 10 ** last[-1] if log_scale else last[-1]
@@ -329,14 +382,9 @@ def elbo_figure(
                 color=CURRENT,
                 va="center",
             )
-    # the earlier runs stay on the plot (a continued fit does not zoom them away)
-    lo_hi = _union(lo_hi, previous_range(overlaid, window, log_scale))
-    if total is not None and current is not None:
-        xmax = max(xmax, current.start + total)
-    ax.set_xlim(0, xmax * 1.02)
-    ylo, yhi = axes.y.update(*lo_hi)
-    if np.isfinite(lo_hi[0]):
-        ax.set_ylim(ylo, yhi)
+    ax.set_xlim(*_padded(xlim))
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     if log_scale:
         ax.yaxis.set_major_formatter(_pow10_formatter())
     ax.set_ylabel(axis_label(ylabel, log_scale), fontsize=LABEL_SIZE, color=TEXT_MUTED)
@@ -355,15 +403,49 @@ def axis_label(ylabel: str, log_scale: bool) -> str:
     return f"−{ylabel} (log scale)" if " " not in ylabel else f"−({ylabel}), log scale"
 
 
+def _longest(current: ElboTrace, total: int | None) -> float:
+    """The current run's length for :data:`SHORT_RUN`: what it is asked for, when known."""
+    return float(max(np.asarray(current.elbo).size, total or 0))
+
+
+def _visible(
+    t: ElboTrace, window: int, log_scale: bool, xlim: tuple[float, float] | None
+) -> np.ndarray:
+    """The finite values of ``t``'s smoothed line inside ``xlim`` (all when ``None``)."""
+    lx, ly = t.line(window, MAX_POINTS)
+    y = _values(ly, log_scale)
+    if xlim is not None:
+        y = y[(lx >= xlim[0]) & (lx <= xlim[1])]
+    return y[np.isfinite(y)]
+
+
 def previous_range(
-    previous: Sequence[ElboTrace], window: int, log_scale: bool
+    previous: Sequence[ElboTrace],
+    window: int,
+    log_scale: bool,
+    xlim: tuple[float, float] | None = None,
+    longest: float | None = None,
 ) -> tuple[float, float]:
-    """The value range of earlier runs' smoothed lines (after their first tenth)."""
+    """The value range of earlier runs' smoothed lines (after the first tenth shown).
+
+    Only the part inside ``xlim`` counts. Failed runs and short ones (fewer values than
+    :data:`SHORT_RUN` times the longest run, ``longest`` being the current run's
+    length) do not count: they would flatten the others (drawn, they may leave the
+    axes). When no current run is given and every run is short or failed, all count.
+    """
+    sizes = [np.asarray(t.elbo).size for t in previous]
+    top = max([*sizes, longest or 0.0], default=0.0)
+    main = [
+        t
+        for t, n in zip(previous, sizes, strict=True)
+        if t.status != "failed" and n >= SHORT_RUN * top
+    ]
+    if not main and longest is None:
+        main = list(previous)
     parts = []
-    for t in previous:
-        y = _values(t.line(window, MAX_POINTS)[1], log_scale)
+    for t in main:
+        y = _visible(t, window, log_scale, xlim)
         y = y[int(y.size * 0.1) :]
-        y = y[np.isfinite(y)]
         if y.size:
             parts += [float(y.min()), float(y.max())]
     if not parts:
@@ -430,21 +512,38 @@ def _layout(fig: Figure, legend_rows: int) -> None:
     )
 
 
-def _plot_previous_runs(ax, previous, window: int, log_scale: bool) -> float:
-    """Draw earlier runs' smoothed ELBO lines, labelled by plan; return the x range used."""
+def _plot_previous_runs(
+    ax,
+    previous,
+    window: int,
+    log_scale: bool,
+    *,
+    xlim: tuple[float, float] | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> float:
+    """Draw earlier runs' smoothed ELBO lines, labelled by plan; return the x range used.
+
+    A run with no value inside ``xlim`` x ``ylim`` says so in its legend entry
+    ("off the axes"): it is hidden by the limits, not missing.
+    """
     xmax = 1.0
     for i, tr in enumerate(previous):
         lx, ly = tr.line(window, MAX_POINTS)
         y = _values(ly, log_scale)
         if y.size == 0:
             continue
+        label = _short(tr.label)
+        if ylim is not None:
+            seen = _visible(tr, window, log_scale, xlim)
+            if not ((seen >= ylim[0]) & (seen <= ylim[1])).any():
+                label = _short(tr.label, 96) + " (off the axes)"
         ax.plot(
             lx,
             y,
             color=RUN_COLORS[i % len(RUN_COLORS)],
             linewidth=1.2,
             alpha=0.85,
-            label=_short(tr.label),
+            label=label,
         )
         xmax = max(xmax, float(lx[-1]) + 1)
     return xmax
