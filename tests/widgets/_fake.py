@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-# The real progress record and k-hat: plain classes, so the fake needs no copies.
+# The real progress record, k-hat and smoothing: plain code, so the fake needs no copies.
+from vibench._smoothing import smoothed_at
 from vibench.session._diagnostics import NOT_AVAILABLE, Khat
 from vibench.session._run import Progress
 
@@ -340,7 +341,12 @@ class FakeSession:
                 e = run.elbo
                 self._emit(
                     Progress(
-                        done, n, float(e[-1]), float(e[-100:].mean()), done / (now - t0), "running"
+                        done,
+                        n,
+                        float(e[-1]),
+                        smoothed_at(e, e.size, run.settings.window),
+                        done / (now - t0),
+                        "running",
                     )
                 )
                 last = now
@@ -356,12 +362,18 @@ class FakeSession:
                 done,
                 n,
                 float(e[-1]) if e.size else float("nan"),
-                float(e[-100:].mean()) if e.size else float("nan"),
+                smoothed_at(e, e.size, run.settings.window),
                 done / max(run.seconds, 1e-9),
                 status,
                 f"{status} after {done} iterations",
             )
         )
+
+    def remove_run(self, run: Run) -> None:
+        if not any(r is run for r in self._runs):
+            raise ValueError("not a run of this session")
+        self._runs = [r for r in self._runs if r is not run]
+        self.calls.append(("remove_run", run))
 
     def stop(self) -> None:
         self.calls.append(("stop",))

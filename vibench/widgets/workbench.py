@@ -13,6 +13,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
+from vibench._smoothing import window_at
 from vibench.plots import (
     ElboAxes,
     ElboTrace,
@@ -293,6 +294,14 @@ class Workbench(widgets.VBox):
         self._reference_densities: tuple[tuple[str, ...], list] | None = None
         self._last_draws: dict[str, np.ndarray] | None = None
         self._finalizing = False
+        #: Fit pressed while the last run's k-hat was computed: it starts right after.
+        self._fit_queued = False
+        #: Runs (``id(run)``) left out of the ELBO plot and the marginals.
+        self._hidden_runs: set[int] = set()
+        #: Runs whose k-hat is being computed (the table says so).
+        self._khat_pending: set[int] = set()
+        #: The final marginal draws of each run (``id(run)``), for overlays.
+        self._run_draws: dict[int, dict[str, np.ndarray]] = {}
         self._starter: threading.Thread | None = None
         #: Live frames drawn in the current run (a test and benchmark hook).
         self.frames = {"elbo": 0, "marginals": 0}
@@ -554,11 +563,11 @@ class Workbench(widgets.VBox):
             placeholder_png("Marginal posteriors appear after a fit", _PLACEHOLDER),
             _PLACEHOLDER[0],
         )
-        # below ~720 px (a narrow notebook beside the file browser) the plots scroll
-        # sideways instead of shrinking their text to an unreadable size
+        # the plots scale down to the cell's width (a narrow notebook beside the file
+        # browser): never cut off, never a sideways scroll bar
         self._plots_row = widgets.VBox(
             [self.elbo_image, self.marginals_image],
-            layout=widgets.Layout(width="100%", overflow="auto"),
+            layout=widgets.Layout(width="100%", max_width="100%"),
         )
         self._plots_row.add_class("vb-row")
         self._plots_row.add_class("vb-plots")
@@ -567,7 +576,7 @@ class Workbench(widgets.VBox):
     def _plot_image(cls: str) -> widgets.Image:
         image = widgets.Image(
             format="png",
-            layout=widgets.Layout(width="100%", min_width="720px", height="auto", margin="2px 0"),
+            layout=widgets.Layout(width="100%", height="auto", margin="2px 0", object_fit="contain"),
         )
         image.add_class(cls)
         image.add_class("vb-plot")  # the dark theme's CSS adapts these
@@ -578,10 +587,11 @@ class Workbench(widgets.VBox):
         """Show ``data`` (PNG, or JPEG for a live frame) of a plot ``width`` inches wide.
 
         The image fills the workbench's width up to its CSS size (``width * CSS_DPI``
-        CSS px, half its pixels): never blown up past it, scaled down when narrower.
+        CSS px, half its pixels): never blown up past it, scaled down (its height
+        following) when the cell is narrower.
         """
         fmt = image_format(data)
-        css = f"{round(width * CSS_DPI)}px"
+        css = f"{round(width * CSS_DPI)}px"  # and width 100%: never wider than the cell
         if image.layout.max_width != css:
             image.layout.max_width = css
         with image.hold_sync():
@@ -590,7 +600,8 @@ class Workbench(widgets.VBox):
             image.value = data
 
     def _build_tabs(self) -> None:
-        self.runs_table = widgets.HTML()
+        #: The runs, newest first, each with a *show* box and a *remove* button.
+        self.runs_table = RunsTable(on_action=self._on_run_action)
         self.runs_table.add_class("vb-runs")
         self.code = widgets.Textarea(
             value="",
@@ -774,13 +785,114 @@ class Workbench(widgets.VBox):
 
     def _refresh_tabs(self) -> None:
         s = self.session
-        self.runs_table.value = runs_table_html(run_rows(s.runs, self._khats))
+        self._refresh_runs_table()
         try:
             self.code.value = s.to_code()
         except Exception as err:  # the plan may be unfinished (an empty group)
             self.code.value = f"# no code for this plan yet: {err}"
         self.copy_button.text = self.code.value
         self.plan_json.value = json.dumps(s.to_dict(), indent=2)
+
+    def _refresh_runs_table(self) -> None:
+        rows = run_rows(
+            self.session.runs, self._khats, hidden=self._hidden_runs, pending=self._khat_pending
+        )
+        self.runs_table.value = runs_table_html(rows, controls=True)
+
+    # ------------------------------------------------------------------ runs shown
+    def _find_run(self, run: Any) -> Any:
+        """The session's run ``run``: a run object, or its number in the table (from 1)."""
+        runs = list(self.session.runs)
+        if isinstance(run, int) and not isinstance(run, bool):
+            if not 1 <= run <= len(runs):
+                raise ValueError(f"no run #{run}: the table has runs 1 to {len(runs)}")
+            return runs[run - 1]
+        for r in runs:
+            if r is run:
+                return r
+        raise ValueError("not a run of this session (a run joins the table when it ends)")
+
+    def show_runs(self, runs: Any = None) -> None:
+        """Show ``runs`` (run objects or table numbers; all runs when ``None``) in the plots.
+
+        Shown runs are drawn in the ELBO plot (the latest run as the current line, the
+        others as thin lines) and overlaid in the marginals.
+        """
+        targets = list(self.session.runs) if runs is None else [self._find_run(r) for r in runs]
+        for r in targets:
+            self._hidden_runs.discard(id(r))
+        self._runs_changed()
+
+    def hide_runs(self, runs: Any) -> None:
+        """Leave ``runs`` (run objects or table numbers) out of the ELBO plot and marginals.
+
+        They stay in the Runs table (with their *show* box unticked) and in
+        ``session.runs``; :meth:`show_runs` brings them back.
+        """
+        for r in [self._find_run(r) for r in runs]:
+            self._hidden_runs.add(id(r))
+        self._runs_changed()
+
+    def show_run(self, run: Any) -> None:
+        """Show one run (a run object or its table number) in the plots."""
+        self.show_runs([run])
+
+    def hide_run(self, run: Any) -> None:
+        """Leave one run (a run object or its table number) out of the plots."""
+        self.hide_runs([run])
+
+    def shown_runs(self) -> list[Any]:
+        """The runs drawn in the plots (oldest first)."""
+        return [r for r in self.session.runs if id(r) not in self._hidden_runs]
+
+    def remove_run(self, run: Any) -> bool:
+        """Remove a run (a run object or its table number) from the table and the plots.
+
+        The session forgets it (``session.remove_run``; a session without that method
+        keeps it, hidden); the fitted parameters stay as they are. Refused while a fit
+        runs or finishes (the status line says so).
+
+        Returns
+        -------
+        bool
+            Whether the run was removed.
+        """
+        if self.session.running or self._finalizing:
+            self._set_status("Stop the fit before removing a run.")
+            return False
+        target = self._find_run(run)
+        remover = getattr(self.session, "remove_run", None)
+        if callable(remover):
+            remover(target)
+            self._hidden_runs.discard(id(target))
+            self._khats.pop(id(target), None)
+            self._run_draws.pop(id(target), None)
+            if self._run is target:
+                self._run = None
+        else:
+            self._hidden_runs.add(id(target))
+        self._runs_changed()
+        return True
+
+    def _runs_changed(self) -> None:
+        """Redraw the table and, when no fit runs, the ELBO plot and the marginals."""
+        self._refresh_runs_table()
+        if self.session.running or self._finalizing:
+            return  # the next frame (or the final plots) shows the change
+        self._elbo_axes.reset()
+        self._redraw_elbo()
+        self._render_marginals()
+
+    def _on_run_action(self, msg: dict[str, Any]) -> None:
+        """A click in the Runs table: ``show`` (ticked or not) or ``remove`` run ``msg["run"]``."""
+        try:
+            if msg["kind"] == "show":
+                (self.show_run if msg["shown"] else self.hide_run)(msg["run"])
+            elif msg["kind"] == "remove":
+                self.remove_run(msg["run"])
+        except ValueError as err:
+            self._set_status(_message(err), error=True)
+            self._refresh_runs_table()
 
     # ------------------------------------------------------------------ fitting
     def _read_settings(self) -> dict[str, Any]:
@@ -815,6 +927,11 @@ class Workbench(widgets.VBox):
             why).
         """
         with self._lock:
+            if self._finalizing and not self.session.running:
+                # the last run's final plots and k-hat are being made: start right after
+                self._fit_queued = True
+                self._set_status("Fit starts as soon as the last run's k-hat is computed…")
+                return None
             if self.session.running or self._finalizing:
                 self._set_status("A fit is already running.")
                 return None
@@ -1073,11 +1190,14 @@ class Workbench(widgets.VBox):
         for r, title in zip(runs, run_titles(runs), strict=True):
             if r is exclude or not r.iterations or trace_label(r.plan) != kind:
                 continue
+            if id(r) in self._hidden_runs:  # unticked in the Runs table
+                continue
             out.append(
                 ElboTrace(
                     f"{title} {plan_label(r.plan)}",
                     np.asarray(r.elbo),
                     int(getattr(r, "start_iteration", 0) or 0),
+                    status=str(getattr(r, "status", "")),
                 )
             )
         return out
@@ -1122,11 +1242,12 @@ class Workbench(widgets.VBox):
         if run is None and self.session.runs and not final:
             run = self.session.runs[-1]
         current = None
-        if run is not None and run.iterations:
+        if run is not None and run.iterations and id(run) not in self._hidden_runs:
             current = ElboTrace(
                 f"{self._current_title(run)} {plan_label(run.plan)}",
                 np.asarray(run.elbo),
                 int(getattr(run, "start_iteration", 0) or 0),
+                status=str(getattr(run, "status", "")),
             )
         elif self.session.running:
             current = self._current_trace()
@@ -1138,11 +1259,13 @@ class Workbench(widgets.VBox):
             kind = self._trace_name
         previous = self._previous_traces(exclude=run, kind=kind)
         if current is None and not previous:
-            self._show(
-                self.elbo_image,
-                placeholder_png("Press Fit to see the ELBO", _PLACEHOLDER),
-                _PLACEHOLDER[0],
+            hidden = any(id(r) in self._hidden_runs for r in self.session.runs)
+            text = (
+                "Every run is hidden: tick 'show' in the Runs table"
+                if hidden
+                else "Press Fit to see the ELBO"
             )
+            self._show(self.elbo_image, placeholder_png(text, _PLACEHOLDER), _PLACEHOLDER[0])
             return
         fig = elbo_figure(
             current,
@@ -1182,21 +1305,43 @@ class Workbench(widgets.VBox):
             else:
                 self._set_status(self._final_status(p, None) + " · computing k-hat…")
             self._elbo_axes.reset()
+            wants_khat = status != "failed" and run is not None and bool(run.iterations)
+            if wants_khat:
+                self._khat_pending.add(id(run))
+            # the run is in the table at once, and Fit is pressable again (a press now
+            # starts the next fit as soon as the k-hat below is done)
+            self._refresh_runs_table()
+            self._set_fit_ready()
             if run is not None and run.iterations:
                 self._redraw_elbo()
             khat = None
-            if status != "failed" and run is not None and run.iterations:
+            if wants_khat:
                 self._draw_marginals(MARGINAL_DRAWS, live=False)
+                if self._last_draws is not None:
+                    self._run_draws[id(run)] = self._last_draws
                 khat = self._khat(run)
                 self._set_status(self._final_status(p, khat))
         except Exception as err:  # never leave the UI stuck on a plotting error
             logger.exception("vibench: finishing a run failed")
             self._set_status(f"Could not draw the final plots: {err}", error=True)
         finally:
+            self._khat_pending.clear()
             self.board.apply_pending()
             self._refresh_tabs()
-            self._finalizing = False
-            self._set_running(False)
+            with self._lock:  # a Fit pressed meanwhile is either queued or sees the end
+                self._finalizing = False
+                self._set_running(False)
+                queued, self._fit_queued = self._fit_queued, False
+        if queued:
+            self.fit()
+
+    def _set_fit_ready(self) -> None:
+        """Fit pressable and Stop off while a finished run's last plots and k-hat are made.
+
+        Board edits stay queued until then (they would change the plan the k-hat reads).
+        """
+        self.fit_button.disabled = bool(self._unfittable_reason())
+        self.stop_button.disabled = True
 
     def _final_status(self, p: Any, khat: Any) -> str:
         words = {
@@ -1209,7 +1354,8 @@ class Workbench(widgets.VBox):
         parts = [f"{head} after {_fmt_int(p.iteration)} iterations"]
         if math.isfinite(p.smoothed_elbo):
             parts.append(
-                f"{self._trace_name} {p.smoothed_elbo:.4g} (mean of the last {self._window()})"
+                f"{self._trace_name} {p.smoothed_elbo:.4g} (smoothed: median of the last "
+                f"{int(window_at(max(int(p.iteration) - 1, 0), self._window()))})"
             )
         if p.its_per_second:
             parts.append(f"{_fmt_int(p.its_per_second)} it/s")
