@@ -1,4 +1,4 @@
-"""Cheap draws from q for live plots: free variables only, no densities.
+"""Cheap draws from q for live plots: free variables (and Deterministics), no densities.
 
 :class:`~vibench.session._sampling.Sampler` also evaluates ``log p`` and ``log q`` on
 every draw (what k-hat needs); on a model with thousands of observed rows that costs
@@ -29,15 +29,22 @@ class DrawFunction:
         A built approximation.
     compile_kwargs : dict
         Passed to :func:`pymc.pytensorf.compile`.
+    deterministics : bool
+        Also compute every Deterministic of the model from the drawn free variables
+        (in the same compiled function, so a frame costs one call).
     """
 
-    def __init__(self, approx: Any, compile_kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, approx: Any, compile_kwargs: dict[str, Any], *, deterministics: bool = False
+    ) -> None:
         model = approx.model
         in_groups = {n for g in approx.groups for n in g.ordering}
         free = [rv for rv in model.free_RVs if model.rvs_to_values[rv].name in in_groups]
-        self.names = [rv.name for rv in free]
+        dets = list(model.deterministics) if deterministics else []
+        self.deterministics = bool(deterministics)
+        self.names = [v.name for v in free + dets]
         value_vars = [model.rvs_to_values[rv] for rv in free]
-        outs = model.replace_rvs_by_values(free)
+        outs = model.replace_rvs_by_values(free + dets)
         batched = {vv: approx.rslice(vv.name) for vv in value_vars}
         draws = pt.iscalar("draws")
         graphs = vectorize_graph(outs, batched)
@@ -46,7 +53,7 @@ class DrawFunction:
         self._fn = pm_compile([draws], graphs, **compile_kwargs)
 
     def __call__(self, draws: int, seed: int | None = None) -> dict[str, np.ndarray]:
-        """``{name: array of shape (draws, *shape)}`` for each free variable."""
+        """``{name: array of shape (draws, *shape)}`` per free variable (and Deterministic)."""
         if seed is not None:
             reseed_rngs(self._rngs, seed)
         values = self._fn(int(draws))
