@@ -51,7 +51,14 @@ from vibench.plots.elbo import (
     previous_range,
     zoomed_on_current,
 )
-from vibench.plots.marginals import PANEL_SIZE, MarginalAxes, Panel, marginals_figure
+from vibench.plots.forest import FOREST_SHIFT, ForestSummary, forest_artists, set_forest
+from vibench.plots.marginals import (
+    PANEL_SIZE,
+    MarginalAxes,
+    Panel,
+    forest_limits,
+    marginals_figure,
+)
 
 __all__ = ["LiveElboPlot", "LiveMarginalsPlot", "rgba_to_jpeg", "rgba_to_png"]
 
@@ -130,6 +137,15 @@ def _close_limits(old: tuple, new: tuple) -> bool:
     for a, b in zip(old, new, strict=True):
         if a is None or b is None:
             if a is not b:
+                return False
+            continue
+        if a[0] == "forest" or b[0] == "forest":
+            # a forest panel's y-range: keep it while the bars stay within a tenth more
+            if a[0] != b[0]:
+                return False
+            (y0, y1), (m0, m1) = a[1], b[1]
+            slack = 0.1 * (y1 - y0)
+            if m0 < y0 - slack or m1 > y1 + slack or (m1 - m0) < 0.6 * (y1 - y0):
                 return False
             continue
         (x0, x1), top = a
@@ -404,8 +420,18 @@ class LiveMarginalsPlot:
         :attr:`min_redraw_interval` seconds after a redraw (a redraw costs several
         frames' worth of time; a curve may overflow its panel for a moment meanwhile).
         """
-        limits = []
+        limits: list = []
         for k, panel in enumerate(panels):
+            if panel.kind == "forest":
+                got = densities[k] if isinstance(densities[k], ForestSummary) else None
+                other = reference[k] if reference is not None else None
+                span = forest_limits(got, other if isinstance(other, ForestSummary) else None)
+                if got is None or span is None:
+                    limits.append(None)
+                    continue
+                yl = self.axes.y.setdefault(panel.label, StableLimits(pad=0.06, shrink=0.35))
+                limits.append(("forest", yl.update(*span)))
+                continue
             xs, ymax = [], 0.0
             for dens in (densities[k], reference[k] if reference is not None else None):
                 if dens is None:
@@ -446,10 +472,18 @@ class LiveMarginalsPlot:
         assert self.canvas is not None
         assert self.fig is not None
         self.canvas.restore_region(self._background)
-        # one line and one filled polygon per panel, made once per figure and only
-        # moved here (making artists is most of a blit frame's cost)
+        # one line and one filled polygon per panel (three collections per forest),
+        # made once per figure and only moved here (making artists is most of a blit
+        # frame's cost)
         for (ax, line, area), dens, lim in zip(self._artists, densities, limits, strict=False):
             if dens is None or lim is None:
+                continue
+            if lim[0] == "forest":
+                set_forest(line, dens)
+                for a in line[:3]:
+                    a.set_visible(True)
+                    ax.draw_artist(a)
+                    a.set_visible(False)
                 continue
             gx, gy = (np.asarray(a, dtype=float) for a in dens)
             line.set_data(gx, gy)
@@ -464,9 +498,7 @@ class LiveMarginalsPlot:
         assert self.fig is not None
         assert self.canvas is not None
         for ax, lim in zip(self.fig.axes, limits, strict=False):
-            if lim is not None:
-                ax.set_xlim(*lim[0])
-                ax.set_ylim(0, lim[1])
+            _apply_limits(ax, lim)
         self.canvas.draw()
         self._background = self.canvas.copy_from_bbox(self.fig.bbox)
         self.redraws += 1
@@ -488,14 +520,20 @@ class LiveMarginalsPlot:
             show_empty=False,
         )
         for ax, lim in zip(fig.axes, limits, strict=False):
-            if lim is not None:
-                ax.set_xlim(*lim[0])
-                ax.set_ylim(0, lim[1])
+            _apply_limits(ax, lim)
         fig.set_dpi(self.dpi)
         self.fig = fig
         self.canvas = FigureCanvasAgg(fig)
         self._artists = []
-        for ax in fig.axes:
+        for k, (ax, panel) in enumerate(zip(fig.axes, panels, strict=False)):
+            if panel.kind == "forest":
+                beside = reference is not None and reference[k] is not None
+                shift = -FOREST_SHIFT if beside else 0.0
+                artists = forest_artists(ax, CURRENT, shift)
+                for a in artists[:3]:
+                    a.set_visible(False)
+                self._artists.append((ax, artists, None))
+                continue
             (line,) = ax.plot([], [], color=CURRENT, linewidth=1.4, visible=False)
             (area,) = ax.fill([0, 1], [0, 0], color=CURRENT, alpha=0.18, linewidth=0)
             area.set_visible(False)
@@ -503,3 +541,14 @@ class LiveMarginalsPlot:
         self.canvas.draw()
         self._background = self.canvas.copy_from_bbox(fig.bbox)
         self.redraws += 1
+
+
+def _apply_limits(ax, lim) -> None:
+    """Set a panel's limits: ``(xlim, ymax)``, or ``("forest", ylim)`` for a forest."""
+    if lim is None:
+        return
+    if lim[0] == "forest":
+        ax.set_ylim(*lim[1])
+        return
+    ax.set_xlim(*lim[0])
+    ax.set_ylim(0, lim[1])
