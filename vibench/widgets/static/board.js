@@ -89,6 +89,29 @@ function render({ model, el }) {
   root.addEventListener("keydown", (ev) => {
     if (!(ev.ctrlKey || ev.metaKey || ev.altKey)) ev.stopPropagation();
   });
+  // "f" anywhere on the board (not while typing) jumps to the workbench's Fit button
+  // (Stop while a fit runs): the short keyboard path from the chips to Fit.
+  root.addEventListener("keydown", (ev) => {
+    if (ev.key !== "f" || ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented) return;
+    const t = ev.target;
+    if (t && t.closest && t.closest("input, textarea, select, [contenteditable='true']")) return;
+    if (drag) return;
+    const target = fitControl();
+    if (!target) return;
+    ev.preventDefault();
+    target.focus();
+  });
+  const workbench = () => el.closest(".vb-workbench");
+  function fitControl() {
+    const wb = workbench();
+    if (!wb) return null;
+    const fit = wb.querySelector("button.vb-fit");
+    const stop = wb.querySelector("button.vb-stop");
+    if (fit && !fit.disabled) return fit;
+    if (stop && !stop.disabled) return stop;
+    return fit || null;
+  }
+  const stopKeepingFocus = keepFitFocus(workbench, fitControl);
   const live = h("div", "vb-live");
   live.setAttribute("aria-live", "polite");
 
@@ -883,7 +906,7 @@ function render({ model, el }) {
         "vb-board-help",
         hidden("groups") || locked("groups")
           ? "The groups are set for this exercise."
-          : "Drag a variable (or focus it and press Enter) to put it in a group; each group gets its own family."
+          : "Drag a variable (or focus it and press Enter) to put it in a group; each group gets its own family. Press f to go to Fit."
       )
     );
     if (model.get("running")) {
@@ -951,7 +974,52 @@ function render({ model, el }) {
   return () => {
     for (const t of traits) model.off("change:" + t, onChange);
     document.removeEventListener("pointerdown", onDocPointer, true);
+    stopKeepingFocus();
     endDrag();
+  };
+}
+
+// Focus stays on the Fit/Stop control pressed. Fit is disabled while a fit runs and
+// Stop when it ends: a focused button that becomes disabled drops the focus to the
+// page (a keyboard user would have to Tab ~30 times back). When that happens to the
+// Fit or Stop button the user was on, the focus moves to whichever of the two can be
+// pressed now (Stop while running, Fit after). Focus the user moved elsewhere is
+// never taken.
+function keepFitFocus(workbench, fitControl) {
+  let wb = null;
+  let observer = null;
+  let onIt = false; // the last focus in this workbench was on Fit or Stop
+  let tries = 0;
+  let timer = null;
+  const onFocusIn = (ev) => {
+    if (!wb) return;
+    onIt = wb.contains(ev.target) && !!ev.target.closest("button.vb-fit, button.vb-stop");
+  };
+  const check = () => {
+    if (!onIt || !wb) return;
+    const a = document.activeElement;
+    const dropped =
+      !a || a === document.body || ((a.matches("button.vb-fit, button.vb-stop")) && a.disabled);
+    if (!dropped) return;
+    const target = fitControl();
+    if (target && !target.disabled) target.focus();
+  };
+  const attach = () => {
+    timer = null;
+    wb = workbench();
+    if (!wb) {
+      if (tries++ < 100) timer = setTimeout(attach, 100);
+      return;
+    }
+    observer = new MutationObserver(() => setTimeout(check, 0));
+    observer.observe(wb, { attributes: true, attributeFilter: ["disabled"], subtree: true });
+  };
+  document.addEventListener("focusin", onFocusIn, true);
+  attach();
+  return () => {
+    if (timer) clearTimeout(timer);
+    if (observer) observer.disconnect();
+    document.removeEventListener("focusin", onFocusIn, true);
   };
 }
 
