@@ -358,8 +358,7 @@ class Plan:
         if discrete:
             raise PlanError(
                 f"the model has discrete free variables {listing(discrete)}; variational "
-                "inference "
-                "here fits continuous variables only"
+                "inference here fits continuous variables only"
             )
         for gid, (vs, _) in self._groups.items():
             if not vs:
