@@ -612,10 +612,11 @@ MAX_FLOW_REPEAT = 64
 #:
 #: Both bounds are checked before anything is expanded, so a typo such as
 #: ``planar*100000000`` is refused at once instead of building a list of 10**8 names
-#: (14 s and ~0.8 GB) or a graph no fit can step through in finite time. 64 layers is
-#: far beyond what a flow group needs (the literature's planar/radial stacks use 2-32
-#: layers; notebook 03 uses 6), and a 64-layer stack on the demo models still builds in
-#: seconds and steps at interactive speed, which is what the board promises.
+#: (14 s and ~0.8 GB) or a graph no fit can step through in finite time. Every layer
+#: adds its own piece of graph, compile time and time per step, so the bound is what a
+#: flow group plausibly needs with room to experiment: planar/radial stacks for small
+#: posteriors use 2-32 layers (Rezende & Mohamed 2015 go up to 32; notebook 03 uses 6).
+#: A stack near the bound is slow to compile and to step; the bound keeps it finite.
 MAX_FLOW_LAYERS = 64
 
 
