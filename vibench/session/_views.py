@@ -137,7 +137,7 @@ def derive_lkj(packed: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     ----------
     packed : numpy.ndarray
         Shape ``(draws, n (n + 1) / 2)``: the lower triangle row by row (PyMC's
-        ``LKJCholeskyCov`` packing, ``pm.expand_packed_triangular(n, packed)``).
+        ``LKJCholeskyCov`` packing, ``pm.math.expand_packed_triangular(n, packed)``).
     n : int
         Dimension.
 
