@@ -208,9 +208,14 @@ def test_element_picker_for_big_vectors():
     s._vars.append(Variable("beta", (20,), 20))
     wb = Workbench(session=s)
     assert wb.element_variable.options == ("beta",)
-    assert wb.element_index.max == 19
+    # a dropdown of element labels (no coords here: numbered), "forest only" first
+    assert wb.element_index.options[0] == ("(forest only)", -1)
+    assert [label for label, _ in wb.element_index.options[1:]] == [
+        f"beta[{i}]" for i in range(20)
+    ]
+    assert [p.kind for p in wb._panels()][-1] == "forest"
     wb.element_index.value = 7
-    assert [p.label for p in wb._panels()][-1] == "beta[7]"
+    assert [p.label for p in wb._panels()][-2:] == ["beta[…]", "beta[7]"]
     wb.close()
 
 

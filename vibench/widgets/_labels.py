@@ -1,4 +1,9 @@
-"""Words for plans, families and variables, as the workbench shows them."""
+"""Words for plans, families and variables, as the workbench shows them.
+
+Variables are named as the model names them (:func:`shown_variables`): a GP's ``f``
+rather than PyMC's ``f_rotated_``, an LKJ prior's ``chol_stds`` / ``chol_corr`` rather
+than its packed ``chol``, elements by their coordinate names (``z_a[county_07]``).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,21 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from vibench.session._views import VariableView, element_label
+
 __all__ = [
     "KHAT_NOT_AVAILABLE",
     "all_empirical",
     "continued_from",
+    "element_label",
     "family_label",
     "flow_names",
     "khat_text",
     "plan_label",
     "run_titles",
+    "shown_variables",
     "transform_hint",
+    "view_values",
 ]
 
 #: How a k-hat that cannot be computed (particles have no density log q) is shown.
@@ -167,3 +177,48 @@ def transform_hint(session: Any, name: str) -> str:
             word = str(word).removesuffix("Transform").removesuffix("transform").lower()
             return word.strip("_") or "transformed"
     return ""
+
+
+def shown_variables(session: Any, deterministics: bool = False) -> list[Any]:
+    """The variables the marginals show, in the model's words.
+
+    The session's own ``shown_variables`` when it has one (``vibench.Session``: the
+    rule for hidden helper variables and coordinate labels), else every continuous free
+    variable under its own name with numbered elements.
+
+    Returns
+    -------
+    list
+        Objects with ``.name``, ``.shape``, ``.kind``, ``.labels`` (one per shown
+        element), ``.elements`` and ``.values(draws)``.
+    """
+    own = getattr(session, "shown_variables", None)
+    if callable(own):
+        return list(own(deterministics=deterministics))
+    out = []
+    for v in session.variables:
+        if v.discrete:
+            continue
+        shape = tuple(int(s) for s in v.shape)
+        elements = tuple(tuple(int(i) for i in ix) for ix in _ndindex(shape))
+        out.append(VariableView(v.name, shape, "free", (None,) * len(shape), elements))
+    return out
+
+
+def view_values(views: Sequence[Any], draws: Mapping[str, Any]) -> dict[str, Any]:
+    """``draws`` plus each view's values (a derived view computed from its source)."""
+    out = dict(draws)
+    for view in views:
+        if view.name not in out:
+            got = view.values(draws)
+            if got is not None:
+                out[view.name] = got
+    return out
+
+
+def _ndindex(shape: tuple[int, ...]) -> Iterable[tuple[int, ...]]:
+    if not shape:
+        return ()
+    import numpy as np
+
+    return np.ndindex(*shape)

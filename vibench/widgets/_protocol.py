@@ -2,7 +2,9 @@
 
 :class:`vibench.Session` satisfies it; the widget layer never touches PyTensor and
 only calls what is listed here (plus optional extras looked up with ``getattr``:
-``settings``, ``configure``, ``draws``, ``reference``, ``model``, for empirical
+``settings``, ``configure``, ``draws`` (with ``deterministics=True``: the model's
+Deterministics too), ``shown_variables`` (what the marginals show, in the model's
+words: ``vibench.Session.shown_variables``), ``reference``, ``model``, for empirical
 (particle) plans ``particles`` / ``set_particles``, and ``fits_discrete``: true when
 the session can fit a model with discrete free variables; ``vibench.Session`` cannot,
 so without it the workbench disables Fit for such a model and says why).

@@ -31,9 +31,16 @@ from vibench.session import trace_label
 from vibench.widgets._budget import FrameBudget
 from vibench.widgets._copy import CopyButton
 from vibench.widgets._draws import posterior_draws
-from vibench.widgets._labels import all_empirical, khat_text, plan_label, run_titles
+from vibench.widgets._labels import (
+    all_empirical,
+    khat_text,
+    plan_label,
+    run_titles,
+    shown_variables,
+    view_values,
+)
 from vibench.widgets._preset import BOARD_CONTROLS, CONTROLS, check_controls, read_preset
-from vibench.widgets._runs import run_rows, runs_table_html
+from vibench.widgets._runs import RunsTable, run_rows, runs_table_html
 from vibench.widgets.board import Board
 
 __all__ = ["CONTROLS", "OPTIMIZERS", "Workbench"]
@@ -516,26 +523,47 @@ class Workbench(widgets.VBox):
         #: so the status line keeps the run's summary.
         self.reference_note = widgets.HTML("")
         self.reference_note.add_class("vb-reference-note")
-        big = [v.name for v in self.session.variables if not v.discrete and v.size > MAX_ELEMENTS]
+        #: What the marginals show, per value of the Deterministics box (the model's
+        #: words: see ``_labels.shown_variables``).
+        self._views_cache: dict[bool, list[Any]] = {}
+        extra = len(self._views(True)) > len(self._views(False))
+        self.show_deterministics = widgets.Checkbox(
+            value=False,
+            description="Deterministics",
+            indent=False,
+            disabled=not extra,
+            tooltip=(
+                "Also show the model's Deterministics in the marginals (computed from "
+                "the same draws)"
+                if extra
+                else "The model has no other Deterministics to show"
+            ),
+        )
+        self.show_deterministics.add_class("vb-deterministics")
+        # a vector too long for panels is one forest panel; this picker adds the density
+        # of one element, chosen by its coordinate name
         self.element_variable = widgets.Dropdown(
-            options=big or [""],
+            options=[""],
             description="Element of",
             style={"description_width": "initial"},
-            layout=widgets.Layout(width="200px", display="" if big else "none"),
+            layout=widgets.Layout(width="200px"),
         )
-        self.element_index = widgets.BoundedIntText(
-            value=0,
-            min=0,
-            max=max([v.size - 1 for v in self.session.variables if v.name in big] or [0]),
-            description="index",
-            style={"description_width": "initial"},
-            layout=widgets.Layout(width="120px", display="" if big else "none"),
+        self.element_index = widgets.Dropdown(
+            options=[("(forest only)", -1)],
+            value=-1,
+            description="",
+            layout=widgets.Layout(width="170px"),
+            tooltip="Show this element's density beside the forest panel",
         )
         self.element_variable.add_class("vb-element-variable")
         self.element_index.add_class("vb-element-index")
+        #: Per long vector, the position (in its shown elements) of the element whose
+        #: density is shown beside its forest panel; absent or -1: none.
         self._element_choice: dict[str, int] = {}
+        self._update_element_picker()
         self.log_scale.observe(lambda _c: self._redraw_elbo(), "value")
         self.show_reference.observe(self._on_reference_toggle, "value")
+        self.show_deterministics.observe(self._on_deterministics_toggle, "value")
         self.element_variable.observe(self._on_element_variable, "value")
         self.element_index.observe(self._on_element_index, "value")
         self._plot_options = widgets.HBox(
@@ -543,6 +571,7 @@ class Workbench(widgets.VBox):
                 self.log_scale,
                 self.show_reference,
                 self.reference_note,
+                self.show_deterministics,
                 self.element_variable,
                 self.element_index,
             ],
@@ -1002,12 +1031,15 @@ class Workbench(widgets.VBox):
 
     def _live_draws(self, draws: int) -> dict[str, np.ndarray]:
         """Draws for a live frame: the session's cheap ``draws`` when it has one."""
-        names = [v.name for v in self.session.variables if not v.discrete]
+        views = self._views()
+        names = {v.name for v in self.session.variables if not v.discrete}
+        names |= {v.name for v in views} | {v.source for v in views if v.source}
+        need = any(v.kind == "deterministic" for v in views)  # derived: from free ones
         quick = getattr(self.session, "draws", None)
         if callable(quick):
-            values = quick(draws, seed=0)
+            values = quick(draws, seed=0, deterministics=True) if need else quick(draws, seed=0)
             return {k: np.asarray(v) for k, v in values.items() if k in names}
-        return posterior_draws(self.session.sample(draws, seed=0), names)
+        return posterior_draws(self.session.sample(draws, seed=0), sorted(names))
 
     def stop(self) -> None:
         """Ask the running fit to stop (the Stop button); it ends within a fraction of a second."""
@@ -1393,9 +1425,55 @@ class Workbench(widgets.VBox):
         return value
 
     # ------------------------------------------------------------------ marginals
+    def _views(self, deterministics: bool | None = None) -> list[Any]:
+        """What the marginals show (cached): the model's words, Deterministics on request."""
+        if deterministics is None:
+            box = getattr(self, "show_deterministics", None)
+            deterministics = bool(box.value) if box is not None else False
+        views = self._views_cache.get(deterministics)
+        if views is None:
+            try:
+                views = shown_variables(self.session, deterministics)
+            except Exception:
+                logger.debug("vibench: reading the model's variables failed", exc_info=True)
+                views = shown_variables(_PlainVariables(self.session), deterministics)
+            self._views_cache[deterministics] = views
+        return views
+
     def _panels(self):
-        shapes = {v.name: tuple(v.shape) for v in self.session.variables if not v.discrete}
-        return marginal_panels(shapes, index=self._element_choice)
+        """Panels of the shown variables; a long vector is a forest panel (coord labels)."""
+        views = self._views()
+        return marginal_panels(
+            {v.name: tuple(v.shape) for v in views},
+            index={k: (None if i < 0 else i) for k, i in self._element_choice.items()},
+            labels={v.name: v.labels for v in views if v.shape},
+            elements={v.name: v.elements for v in views if v.shape},
+            forest=True,
+        )
+
+    def _update_element_picker(self) -> None:
+        """Offer the long vectors of the shown variables, their elements by coord name."""
+        big = [v for v in self._views() if v.shape and v.size > MAX_ELEMENTS]
+        names = [v.name for v in big]
+        shown = "" if big else "none"
+        self.element_variable.layout.display = shown
+        self.element_index.layout.display = shown
+        if tuple(names or [""]) != tuple(self.element_variable.options):
+            self.element_variable.options = names or [""]
+        self._fill_element_index(self.element_variable.value)
+
+    def _fill_element_index(self, name: str) -> None:
+        view = next((v for v in self._views() if v.name == name), None)
+        options = [("(forest only)", -1)]
+        if view is not None:
+            options += [(label, k) for k, label in enumerate(view.labels)]
+        value = self._element_choice.get(name, -1)
+        if value >= len(options) - 1:
+            value = -1
+        with self.element_index.hold_trait_notifications():
+            if list(self.element_index.options) != options:
+                self.element_index.options = options
+            self.element_index.value = value
 
     def _draw_marginals(self, draws: int, *, live: bool) -> bool:
         """Sample, estimate densities and show them; ``False`` if there was nothing."""
@@ -1403,8 +1481,8 @@ class Workbench(widgets.VBox):
             if live:
                 values = self._live_draws(draws)
             else:
-                names = [v.name for v in self.session.variables if not v.discrete]
-                values = posterior_draws(self.session.sample(draws, seed=0), names)
+                # every variable the model has (the Deterministics box may change later)
+                values = posterior_draws(self.session.sample(draws, seed=0))
         except Exception as err:
             logger.debug("vibench: sampling for the marginals failed: %s", err)
             return False
@@ -1414,7 +1492,8 @@ class Workbench(widgets.VBox):
             # draws of a particle plan resample its particles: many repeats, which a KDE
             # would read as a large sample (narrow spikes); estimate from the particles
             values = {k: np.unique(np.asarray(v), axis=0) for k, v in values.items()}
-        self._last_draws = values
+        # by name of what is shown, too (an LKJ factor's derived stds and correlations)
+        self._last_draws = view_values(self._views(), values)
         self._render_marginals(live=live)
         return True
 
@@ -1443,17 +1522,26 @@ class Workbench(widgets.VBox):
         self._show(self.marginals_image, frame, float(fig.get_size_inches()[0]) if fig else 10.0)
 
     def _on_element_variable(self, change: dict) -> None:
-        name = change["new"]
-        size = next((v.size for v in self.session.variables if v.name == name), 1)
-        self.element_index.max = max(size - 1, 0)
-        self.element_index.value = self._element_choice.get(name, 0)
+        self._fill_element_index(change["new"])
 
     def _on_element_index(self, change: dict) -> None:
         name = self.element_variable.value
-        if name:
+        if name and change["new"] is not None:
             self._element_choice[name] = int(change["new"])
             if not self.session.running:
                 self._render_marginals()
+
+    def _on_deterministics_toggle(self, _change: dict) -> None:
+        """Show or hide the model's other Deterministics (the next frame, or now)."""
+        self._update_element_picker()
+        self._reference_densities = None
+        if self.session.running or self._last_draws is None:
+            return  # the next live frame draws them (its draws include them)
+        self._last_draws = view_values(self._views(), self._last_draws)
+        if not all(v.name in self._last_draws for v in self._views()):
+            self._draw_marginals(MARGINAL_DRAWS, live=False)  # drawn before: sample again
+        else:
+            self._render_marginals()
 
     def _say_reference(self, text: str, *, error: bool = False) -> None:
         """A short note next to the NUTS box (the status line keeps the run's summary)."""
@@ -1483,8 +1571,9 @@ class Workbench(widgets.VBox):
         except Exception as err:
             self._say_reference(f"NUTS reference failed: {_message(err)}", error=True)
             return
-        names = [v.name for v in self.session.variables if not v.discrete]
-        self._reference = posterior_draws(tree, names)
+        # every variable of the reference (its Deterministics too) and what is derived
+        # from them, so the Deterministics box needs no new reference
+        self._reference = view_values(self._views(True), posterior_draws(tree))
         self._say_reference("NUTS reference ready: dashed lines in the marginals")
         if not self.session.running:  # else the next frame of the fit shows it
             self._render_marginals()
@@ -1727,3 +1816,10 @@ class Workbench(widgets.VBox):
         if isinstance(bundle, dict):
             bundle["text/plain"] = f"vibench.Workbench({self.session!r})"
         return bundle
+
+
+class _PlainVariables:
+    """A session seen through its free variables only (when reading its model fails)."""
+
+    def __init__(self, session: Any) -> None:
+        self.variables = session.variables
