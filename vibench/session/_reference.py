@@ -129,7 +129,7 @@ class ReferenceProgress:
     def text(self) -> str:
         """One line for people: ``"640/4000 draws, 0 divergences, chain 1/2, ~1 min left"``."""
         if self.state == "starting":
-            return f"starting NUTS (compiling, {self.elapsed:.0f} s)…"
+            return f"starting (compiling, {self.elapsed:.0f} s)…"
         div = "1 divergence" if self.divergences == 1 else f"{self.divergences} divergences"
         line = f"{self.done}/{self.total} draws, {div}"
         if self.state == "sampling":
@@ -355,7 +355,7 @@ class ReferenceJob(Future):
         Returns
         -------
         bool
-            True unless the job had already finished (then there is nothing to stop).
+            True if the job is cancelled (now or before), False if it had finished.
         """
         if self.done():
             return self.cancelled()
@@ -372,6 +372,12 @@ class ReferenceJob(Future):
         """Wait until the worker thread (and process) have ended; return whether they have."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        """The sampling process's id (``None`` in thread mode or before it starts)."""
+        proc = self._process
+        return None if proc is None else proc.pid
 
     @property
     def alive(self) -> bool:
