@@ -422,3 +422,70 @@ class FakeSession:
         if "settings" in data:
             s.settings = Settings(**data["settings"])
         return s
+
+
+class WordsFakeSession(FakeSession):
+    """A fake whose model speaks in its own words: coords, Deterministics, a hidden variable.
+
+    Free variables ``mu``, ``sigma``, ``z`` (12 counties, coords), ``w`` (3, coords
+    ``low``/``mid``/``high``) and ``f_raw_`` (10; hidden: the Deterministic ``f`` stands
+    for it); Deterministics ``f`` (10), and on request ``z_mean`` and ``a`` (12
+    counties). It has ``shown_variables`` and ``draws(..., deterministics=)`` like
+    ``vibench.Session`` and records each ``draws`` call's ``deterministics``.
+    """
+
+    COUNTIES = tuple(f"county_{i:02d}" for i in range(12))
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(discrete=False, **kw)
+        self._vars = [
+            Variable("mu", (), 1),
+            Variable("sigma", (), 1),
+            Variable("z", (12,), 12),
+            Variable("w", (3,), 3),
+            Variable("f_raw_", (10,), 10),
+        ]
+        self.draw_calls: list[bool] = []
+
+    def shown_variables(self, deterministics: bool = False) -> list[Any]:
+        from vibench.session._views import VariableView
+
+        def elements(n: int) -> tuple:
+            return tuple((i,) for i in range(n))
+
+        out = [
+            VariableView("mu", ()),
+            VariableView("sigma", ()),
+            VariableView("z", (12,), "free", (self.COUNTIES,), elements(12)),
+            VariableView("w", (3,), "free", (("low", "mid", "high"),), elements(3)),
+            VariableView("f", (10,), "deterministic", (None,), elements(10), "f_raw_"),
+        ]
+        if deterministics:
+            out += [
+                VariableView("z_mean", (), "deterministic"),
+                VariableView("a", (12,), "deterministic", (self.COUNTIES,), elements(12)),
+            ]
+        return out
+
+    def _values(self, draws: int, seed: int | None, deterministics: bool) -> dict:
+        rng = np.random.default_rng(seed)
+        out = {
+            v.name: rng.normal(1.0, 2.0, (draws, *v.shape)) + np.arange(v.size).reshape(v.shape)
+            for v in self._vars
+        }
+        if deterministics:
+            out["f"] = np.cumsum(out["f_raw_"], axis=1)
+            out["z_mean"] = out["z"].mean(axis=1)
+            out["a"] = out["mu"][:, None] + out["z"]
+        return out
+
+    def draws(self, draws: int = 300, seed: int | None = None, *, deterministics: bool = False):
+        self.draw_calls.append(bool(deterministics))
+        return self._values(draws, seed, deterministics)
+
+    def sample(self, draws: int = 1000, seed: int | None = None) -> xr.DataTree:
+        data = {
+            k: (("chain", "draw", *[f"{k}_dim_{i}" for i in range(v.ndim - 1)]), v[None])
+            for k, v in self._values(draws, seed, True).items()
+        }
+        return xr.DataTree.from_dict({"posterior": xr.Dataset(data)})

@@ -1,0 +1,114 @@
+"""The workbench's marginals in the model's words (fake session: no compile)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vibench.widgets import Workbench
+
+from ._fake import FakeSession, WordsFakeSession
+
+
+@pytest.fixture
+def words():
+    s = WordsFakeSession()
+    wb = Workbench(session=s)
+    yield s, wb
+    if s.running:
+        s.stop()
+        wb.wait(timeout=10)
+    wb.close()
+
+
+def _fit(wb, n=300):
+    wb.iterations.value = n
+    wb.fit_button.click()
+    run = wb.wait(timeout=30)
+    assert run is not None
+    return run
+
+
+def _titles(wb):
+    fig = wb._live_marginals.fig
+    return [ax.get_title() or ax.get_title(loc="left") for ax in fig.axes]
+
+
+def test_panels_use_coord_names_and_the_deterministic_for_a_hidden_variable(words):
+    _s, wb = words
+    panels = wb._panels()
+    assert [p.label for p in panels] == [
+        "mu",
+        "sigma",
+        "z[…]",
+        "w[low]",
+        "w[mid]",
+        "w[high]",
+        "f[…]",
+    ]
+    z = panels[2]
+    assert z.kind == "forest"
+    assert z.element_labels == WordsFakeSession.COUNTIES
+    assert "f_raw_" not in [p.variable for p in panels]
+
+
+def test_element_picker_is_a_dropdown_of_coord_names(words):
+    _s, wb = words
+    assert wb.element_variable.options == ("z", "f")
+    labels = [label for label, _ in wb.element_index.options]
+    assert labels[0] == "(forest only)"
+    assert labels[1:4] == ["z[county_00]", "z[county_01]", "z[county_02]"]
+    wb.element_index.value = 3
+    assert [p.label for p in wb._panels()][2:4] == ["z[…]", "z[county_03]"]
+    wb.element_variable.value = "f"
+    assert wb.element_index.value == -1  # f has no element chosen yet
+    assert [label for label, _ in wb.element_index.options][1] == "f[0]"
+    wb.element_variable.value = "z"
+    assert wb.element_index.value == 3  # remembered per variable
+
+
+def test_final_marginals_show_titles_and_forest_ticks(words):
+    _s, wb = words
+    _fit(wb)
+    titles = _titles(wb)
+    assert titles[:2] == ["mu", "sigma"]
+    assert titles[2].startswith("z: mean, 50 % and 94 % intervals")
+    assert "w[low]" in titles
+    forest = wb._live_marginals.fig.axes[2]
+    ticks = [t.get_text() for t in forest.get_xticklabels()]
+    assert ticks == list(WordsFakeSession.COUNTIES)
+    assert wb.marginals_image.value  # an image was shown
+
+
+def test_deterministics_box_adds_them_to_the_marginals_and_the_live_draws(words):
+    s, wb = words
+    assert not wb.show_deterministics.disabled
+    assert "vb-deterministics" in wb.show_deterministics._dom_classes
+    _fit(wb)
+    before = _titles(wb)
+    assert "z_mean" not in before
+    wb.show_deterministics.value = True
+    after = _titles(wb)
+    assert "z_mean" in after
+    assert any(t.startswith("a: mean") for t in after)
+    assert "a" in wb.element_variable.options
+    # a Deterministic needs draws with deterministics: live frames asked for them
+    assert s.draw_calls
+    assert all(s.draw_calls)  # f (standing for f_raw_) is a Deterministic from the start
+    wb.show_deterministics.value = False
+    assert "z_mean" not in _titles(wb)
+    assert "a" not in wb.element_variable.options
+
+
+def test_live_frames_draw_the_forest(words):
+    s, wb = words
+    wb._marg_budget.fraction = 1.0  # every progress event may draw a marginals frame
+    _fit(wb, n=3000)
+    assert wb.frames["marginals"] >= 1
+    assert s.draw_calls
+
+
+def test_without_other_deterministics_the_box_is_disabled():
+    wb = Workbench(session=FakeSession())
+    assert wb.show_deterministics.disabled
+    assert wb.element_variable.layout.display == "none"  # no long vector
+    wb.close()
