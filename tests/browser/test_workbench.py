@@ -647,3 +647,111 @@ def test_rowwise_toggle_and_a_group_built_in_python(lab_server, page):
     page.locator(".vb-move-menu").wait_for()
     assert page.locator(".vb-move-option[data-target='g3']").count() == 0
     page.keyboard.press("Escape")
+
+
+def _fits_its_container(page, selector: str) -> dict:
+    """Whether the element is no wider than its cell's output area (and not cut off)."""
+    return page.evaluate(
+        """(sel) => {
+            const e = document.querySelector(sel);
+            const area = e.closest('.jp-Cell-outputArea').getBoundingClientRect();
+            const box = e.getBoundingClientRect();
+            const parent = e.parentElement;
+            return {width: box.width, right: box.right, areaRight: area.right + 1,
+                    parent: parent.clientWidth + 1, scroll: parent.scrollWidth <= parent.clientWidth + 1,
+                    natural: e.naturalWidth || 0};
+        }""",
+        selector,
+    )
+
+
+def test_at_900_px_plots_fit_focus_stays_on_fit_and_runs_can_be_hidden_and_removed(
+    lab_server, page
+):
+    """Issue 15 item 6: plots scale to the cell, Enter on Fit keeps the keyboard there,
+    f on the board jumps to Fit, and the Runs table shows, hides and removes runs."""
+    page.set_viewport_size({"width": 900, "height": 1600})
+    write_notebook(lab_server.root / "wb_900.ipynb", [SETUP])
+    open_notebook(page, lab_server, "wb_900.ipynb")
+    run_all_cells(page)
+    assert cell_errors(page) == []
+    page.wait_for_selector(".vb-board .vb-chip[data-var='mu']")
+    kernel_eval(page, "wb.iterations.value = 600")
+
+    # the keyboard path: f on a chip goes to Fit, Enter fits, the focus moves to Stop
+    # while it runs (Fit is disabled) and back to Fit when it ends
+    page.locator(".vb-chip[data-var='mu']").focus()
+    page.keyboard.press("f")
+    _focused(page, "button.vb-fit")
+    assert "Press f to go to Fit" in page.locator(".vb-board-help").inner_text()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('button.vb-fit').disabled")
+    _focused(page, "button.vb-stop")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.vb-runs table tr').length === 2", timeout=120_000
+    )
+    page.wait_for_function("() => !document.querySelector('button.vb-fit').disabled")
+    _focused(page, "button.vb-fit")
+    page.wait_for_function(
+        "() => document.querySelector('.vb-status').innerText.includes('k-hat')", timeout=60_000
+    )
+    # Enter again, from where the focus stayed: a second run (a short one)
+    kernel_eval(page, "wb.iterations.value = 48")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.vb-runs table tr').length === 3", timeout=120_000
+    )
+    page.wait_for_function(
+        "() => !document.querySelector('button.vb-fit').disabled"
+        " && !document.querySelector('.vb-status').innerText.includes('computing')",
+        timeout=60_000,
+    )
+    _focused(page, "button.vb-fit")
+
+    # the short run (it continues the first: iterations 600-648) gets the iteration
+    # axis to itself
+    xlim = kernel_eval(
+        page,
+        "from vibench.plots.elbo import x_range\n"
+        "print(x_range(wb._current_trace() or None, wb._previous_traces(exclude=wb._run)))",
+    )
+    assert xlim.strip() == "(600.0, 648.0)", xlim
+
+    # the plots scale to the cell at 900, 1000 and 1400 px: never wider, nothing cut off
+    for width in (900, 1000, 1400):
+        page.set_viewport_size({"width": width, "height": 1600})
+        page.wait_for_timeout(300)  # let JupyterLab relayout
+        for sel in ("img.vb-elbo", "img.vb-marginals"):
+            m = _fits_its_container(page, sel)
+            assert m["width"] <= m["parent"], (width, sel, m)
+            assert m["right"] <= m["areaRight"], (width, sel, m)
+            assert m["scroll"], (width, sel, m)
+            assert m["natural"] >= 1.4 * m["width"], (width, sel, m)  # sharp, only scaled
+    page.set_viewport_size({"width": 900, "height": 1600})
+    page.wait_for_timeout(300)
+    _shot(page, "workbench_900.png", page.locator(".vb-workbench"))
+    # the Runs table scrolls inside the cell rather than running off its edge
+    m = _fits_its_container(page, ".vb-runs")
+    assert m["right"] <= m["areaRight"], m
+
+    # the Runs table: untick run 1 (out of the plots), then remove it
+    elbo = page.locator("img.vb-elbo").get_attribute("src")
+    box = page.locator(".vb-runs input.vb-run-show[data-run='1']")
+    box.uncheck()
+    page.wait_for_function(
+        "(s) => document.querySelector('img.vb-elbo').getAttribute('src') !== s", arg=elbo
+    )
+    assert kernel_eval(page, "print(len(wb.shown_runs()), len(wb.session.runs))").split() == [
+        "1",
+        "2",
+    ]
+    _focused(page, ".vb-runs input.vb-run-show[data-run='1']")  # focus survived the redraw
+    assert not page.locator(".vb-runs input.vb-run-show[data-run='1']").is_checked()
+    _shot(page, "workbench_900_run_hidden.png", page.locator(".vb-workbench"))
+    page.locator(".vb-runs button.vb-run-remove[data-run='1']").click()
+    page.wait_for_function("() => document.querySelectorAll('.vb-runs table tr').length === 2")
+    assert kernel_eval(page, "print(len(wb.session.runs), len(wb.shown_runs()))").split() == [
+        "1",
+        "1",
+    ]
+    assert cell_errors(page) == []

@@ -255,12 +255,14 @@ def zoomed_on_current(
     """Whether the iteration axis spans the current run alone: it is short next to the others.
 
     The current run's length is the iterations it is asked for (``total``) when given.
+    Alone on the plot, a run that continues a fit (``start > 0``) has the axis to itself
+    too (its earlier part is not shown).
     """
     if current is None:
         return False
     ends = [t.end for t in previous if np.asarray(t.elbo).size]
     if not ends:
-        return False
+        return current.start > 0
     span = max(current.end, current.start + (total or 0)) - current.start
     return span < SHORT_RUN * max(ends)
 

@@ -94,7 +94,7 @@ def runs_table_html(rows: list[dict[str, Any]], *, controls: bool = False) -> st
 
     With ``controls`` each row starts with a *show* checkbox
     (``input.vb-run-show[data-run=n]``, checked when the run is shown in the ELBO plot
-    and the marginals) and ends with a *remove* button (``button.vb-run-remove``):
+    and the marginals) and a *remove* button (``button.vb-run-remove``, a cross):
     :class:`RunsTable` sends their clicks to Python.
     """
     if not rows:
@@ -108,8 +108,7 @@ def runs_table_html(rows: list[dict[str, Any]], *, controls: bool = False) -> st
     head = (
         ("<tr><th>show</th>" if controls else "<tr>")
         + f"<th>#</th><th>plan</th><th>status</th><th>{value_head}</th>"
-        "<th>k-hat</th><th>time (s)</th><th>iterations</th>"
-        + ("<th></th></tr>" if controls else "</tr>")
+        "<th>k-hat</th><th>time (s)</th><th>iterations</th></tr>"
     )
     body = []
     for r in reversed(rows):
@@ -129,18 +128,17 @@ def runs_table_html(rows: list[dict[str, Any]], *, controls: bool = False) -> st
         number = str(r["run"])
         if cont is not None:
             number += f" <span class='vb-continues'>(continues #{cont})</span>"
-        show = remove = ""
+        show = ""
         if controls:
             n = int(r["run"])
             checked = " checked" if r.get("shown", True) else ""
             show = (
-                f"<td><input type='checkbox' class='vb-run-show' data-run='{n}'{checked}"
-                f" aria-label='show run {n} in the plots'/></td>"
-            )
-            remove = (
-                f"<td><button type='button' class='vb-run-remove' data-run='{n}'"
+                f"<td class='vb-run-controls'><input type='checkbox' class='vb-run-show'"
+                f" data-run='{n}'{checked} aria-label='show run {n} in the plots'"
+                f" title='Show run {n} in the ELBO plot and the marginals'/>"
+                f"<button type='button' class='vb-run-remove' data-run='{n}'"
                 f" title='Remove run {n} from the table and the plots'"
-                f" aria-label='remove run {n}'>remove</button></td>"
+                f" aria-label='remove run {n}'>✕</button></td>"
             )
         row_class = "" if r.get("shown", True) else " class='vb-run-hidden'"
         body.append(
@@ -153,7 +151,6 @@ def runs_table_html(rows: list[dict[str, Any]], *, controls: bool = False) -> st
             f"<td class='vb-num'>{html.escape(khat)}</td>"
             f"<td class='vb-num'>{_num(r['seconds'], '.2f')}</td>"
             f"<td class='vb-num'>{r['iterations']:,}</td>"
-            f"{remove}"
             "</tr>"
         )
     return f"<table class='vb-runs-table'>{head}{''.join(body)}</table>"
