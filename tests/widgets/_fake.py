@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ import xarray as xr
 # The real progress record, k-hat and smoothing: plain code, so the fake needs no copies.
 from vibench._smoothing import smoothed_at
 from vibench.session._diagnostics import NOT_AVAILABLE, Khat
+from vibench.session._reference import ReferenceProgress
 from vibench.session._run import Progress
 
 
@@ -106,6 +108,58 @@ def _canonical(family: Any) -> str:
         if name not in FLOWS:
             raise FakePlanError(f"unknown flow {name!r} in flow formula {family!r}")
     return "-".join(tokens)
+
+
+class FakeReferenceJob(Future):
+    """A NUTS reference the test drives by hand: ``advance``, ``finish``, ``fail``.
+
+    Like ``vibench.session.ReferenceJob``: a Future of a DataTree with ``progress``,
+    ``subscribe`` and a ``cancel`` that works while it "samples".
+    """
+
+    def __init__(self, result: Any, total: int = 2000) -> None:
+        super().__init__()
+        self._tree = result
+        self._subs: list[Callable] = []
+        self._progress = ReferenceProgress(state="starting", total=total, chains=2)
+
+    @property
+    def progress(self) -> ReferenceProgress:
+        return self._progress
+
+    def subscribe(self, callback: Callable) -> Callable[[], None]:
+        self._subs.append(callback)
+        callback(self._progress)
+        return lambda: self._subs.remove(callback) if callback in self._subs else None
+
+    def _emit(self, **changes: Any) -> None:
+        self._progress = dataclasses.replace(self._progress, **changes)
+        for cb in list(self._subs):
+            cb(self._progress)
+
+    def advance(self, done: int, divergences: int = 0, seconds_left: float = 30.0) -> None:
+        self._emit(
+            state="sampling",
+            done=done,
+            divergences=divergences,
+            tuning=done < self._progress.total // 4,
+            chain=0 if done < self._progress.total // 2 else 1,
+            seconds_left=seconds_left,
+        )
+
+    def finish(self) -> None:
+        self._emit(state="finished", done=self._progress.total, seconds_left=None)
+        self.set_result(self._tree)
+
+    def fail(self, err: BaseException) -> None:
+        self._emit(state="failed", message=str(err), seconds_left=None)
+        self.set_exception(err)
+
+    def cancel(self) -> bool:
+        if not super().cancel():
+            return False
+        self._emit(state="cancelled", seconds_left=None)
+        return True
 
 
 class FakeSession:
@@ -400,6 +454,39 @@ class FakeSession:
                     rng.normal(1.0, 2.0, (1, draws, *v.shape)),
                 )
         return xr.DataTree.from_dict({"posterior": xr.Dataset(data)})
+
+    # the NUTS reference: a job the test drives (``reference_jobs[-1].advance(...)``)
+    reference_jobs: list[FakeReferenceJob]
+    _given_reference: Any = None
+
+    def reference(self, draws: int = 500, *, background: bool = False, **kwargs: Any) -> Any:
+        self.calls.append(("reference", draws, background))
+        if self._given_reference is not None:
+            if background:
+                done: Future = Future()
+                done.set_result(self._given_reference)
+                return done
+            return self._given_reference
+        jobs = self.__dict__.setdefault("reference_jobs", [])
+        if not jobs or jobs[-1].cancelled() or (jobs[-1].done() and jobs[-1].exception()):
+            jobs.append(FakeReferenceJob(self.sample(400, seed=7)))
+        job = jobs[-1]
+        if background:
+            return job
+        job.finish()
+        return job.result()
+
+    def set_reference(self, posterior: Any) -> None:
+        if posterior is not None and "posterior" not in posterior.children:
+            raise FakePlanError("the reference has no 'posterior' group")
+        self.calls.append(("set_reference", posterior is not None))
+        self._given_reference = posterior
+        for cb in list(self._listeners):
+            cb(self)
+
+    @property
+    def reference_given(self) -> bool:
+        return self._given_reference is not None
 
     def to_code(self) -> str:
         return "# code for " + json.dumps(self._plan())

@@ -4,7 +4,9 @@
 only calls what is listed here (plus optional extras looked up with ``getattr``:
 ``settings``, ``configure``, ``draws`` (with ``deterministics=True``: the model's
 Deterministics too), ``shown_variables`` (what the marginals show, in the model's
-words: ``vibench.Session.shown_variables``), ``reference``, ``model``, for empirical
+words: ``vibench.Session.shown_variables``), ``reference``, ``model``, ``remove_run(run)``
+(forget a run: the Runs table's *remove*; without it a removed run is only hidden),
+for empirical
 (particle) plans ``particles`` / ``set_particles``, and ``fits_discrete``: true when
 the session can fit a model with discrete free variables; ``vibench.Session`` cannot,
 so without it the workbench disables Fit for such a model and says why).
@@ -15,7 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["GroupLike", "ProgressLike", "RunLike", "SessionProtocol", "VariableLike"]
+__all__ = [
+    "GroupLike",
+    "ProgressLike",
+    "ReferenceJobLike",
+    "ReferenceProgressLike",
+    "RunLike",
+    "SessionProtocol",
+    "VariableLike",
+]
 
 
 class VariableLike(Protocol):
@@ -131,3 +141,58 @@ class SessionProtocol(Protocol):
 
     def to_dict(self) -> dict[str, Any]:
         """The plan and settings, JSON-ready."""
+
+
+# ---------------------------------------------------------------- the NUTS reference
+# Optional extras, looked up with ``getattr``: ``reference(background=True)`` returns a
+# ``concurrent.futures.Future`` of a DataTree with a ``posterior`` group; when it is a
+# ``ReferenceJobLike`` (``vibench.session.ReferenceJob``) the workbench shows its live
+# progress and a Cancel button, and unticking the box cancels it. ``reference_given``
+# (bool) says the reference is a posterior given with ``set_reference``; a change of it
+# is reported through ``on_change``.
+class ReferenceProgressLike(Protocol):
+    """Where a NUTS reference is (``vibench.session.ReferenceProgress``)."""
+
+    state: str
+    done: int
+    total: int
+    divergences: int
+    seconds_left: float | None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job has ended."""
+
+    @property
+    def slow(self) -> bool:
+        """Whether the estimated time left is long."""
+
+    @property
+    def text(self) -> str:
+        """One line: ``"640/2000 draws, 0 divergences, chain 1/2, about 40 s left"``."""
+
+
+class ReferenceJobLike(Protocol):
+    """A NUTS reference being sampled: a Future with progress and a real Cancel."""
+
+    @property
+    def progress(self) -> ReferenceProgressLike:
+        """The latest progress."""
+
+    def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]:
+        """Progress callbacks (from a worker thread); returns an unsubscribe function."""
+
+    def cancel(self) -> bool:
+        """Stop the sampler; False if it had already finished."""
+
+    def done(self) -> bool:
+        """Whether it has ended (finished, failed or cancelled)."""
+
+    def cancelled(self) -> bool:
+        """Whether it was cancelled."""
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The DataTree (raises if it failed or was cancelled)."""
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
+        """Call ``fn(job)`` when it ends."""

@@ -23,8 +23,8 @@ from vibench.plots import (
     marginal_panels,
     placeholder_png,
 )
-from vibench.plots._style import CSS_DPI
-from vibench.plots.elbo import ELBO_WIDTH
+from vibench.plots._style import CSS_DPI, RUN_COLORS
+from vibench.plots.elbo import ELBO_WIDTH, MAX_OVERLAID
 from vibench.plots.live import LiveElboPlot, LiveMarginalsPlot, image_format
 from vibench.plots.marginals import MAX_ELEMENTS
 from vibench.session import trace_label
@@ -298,6 +298,8 @@ class Workbench(widgets.VBox):
         self._khats: dict[int, Any] = {}
         self._reference: dict[str, np.ndarray] | None = None
         self._reference_future: Any = None
+        self._reference_unsubscribe: Any = None
+        self._reference_was_given = bool(getattr(session, "reference_given", False))
         self._reference_densities: tuple[tuple[str, ...], list] | None = None
         self._last_draws: dict[str, np.ndarray] | None = None
         self._finalizing = False
@@ -309,6 +311,9 @@ class Workbench(widgets.VBox):
         self._khat_pending: set[int] = set()
         #: The final marginal draws of each run (``id(run)``), for overlays.
         self._run_draws: dict[int, dict[str, np.ndarray]] = {}
+        #: Runs (``id(run)``) whose marginals are drawn over the current ones.
+        self._overlay_runs: set[int] = set()
+        self._overlay_densities: dict[int, tuple[tuple[str, ...], list]] = {}
         self._starter: threading.Thread | None = None
         #: Live frames drawn in the current run (a test and benchmark hook).
         self.frames = {"elbo": 0, "marginals": 0}
@@ -516,13 +521,24 @@ class Workbench(widgets.VBox):
             description="NUTS reference",
             indent=False,
             disabled=not has_ref,
-            tooltip="Overlay NUTS draws (sampled once per model, in the background)",
+            tooltip=(
+                "Overlay NUTS draws (sampled once per model, in the background; "
+                "untick to cancel), or the posterior given with session.set_reference"
+            ),
         )
         self.show_reference.add_class("vb-reference")
         #: What the NUTS reference is doing (sampling, ready, failed): next to its box,
         #: so the status line keeps the run's summary.
         self.reference_note = widgets.HTML("")
         self.reference_note.add_class("vb-reference-note")
+        #: Stops a NUTS reference that is being sampled (shown only then).
+        self.reference_cancel = widgets.Button(
+            description="Cancel",
+            tooltip="Stop sampling the NUTS reference",
+            layout=widgets.Layout(width="auto", display="none"),
+        )
+        self.reference_cancel.add_class("vb-reference-cancel")
+        self.reference_cancel.on_click(self._on_reference_cancel)
         #: What the marginals show, per value of the Deterministics box (the model's
         #: words: see ``_labels.shown_variables``).
         self._views_cache: dict[bool, list[Any]] = {}
@@ -571,6 +587,7 @@ class Workbench(widgets.VBox):
                 self.log_scale,
                 self.show_reference,
                 self.reference_note,
+                self.reference_cancel,
                 self.show_deterministics,
                 self.element_variable,
                 self.element_index,
@@ -605,7 +622,9 @@ class Workbench(widgets.VBox):
     def _plot_image(cls: str) -> widgets.Image:
         image = widgets.Image(
             format="png",
-            layout=widgets.Layout(width="100%", height="auto", margin="2px 0", object_fit="contain"),
+            layout=widgets.Layout(
+                width="100%", height="auto", margin="2px 0", object_fit="contain"
+            ),
         )
         image.add_class(cls)
         image.add_class("vb-plot")  # the dark theme's CSS adapts these
@@ -772,6 +791,7 @@ class Workbench(widgets.VBox):
 
     def _on_session_change(self, _session: Any = None) -> None:
         self.board.refresh()
+        self._sync_given_reference()
         key = self._current_plan_key()
         if key != self._plan_key:
             self._plan_key = key
@@ -824,7 +844,12 @@ class Workbench(widgets.VBox):
 
     def _refresh_runs_table(self) -> None:
         rows = run_rows(
-            self.session.runs, self._khats, hidden=self._hidden_runs, pending=self._khat_pending
+            self.session.runs,
+            self._khats,
+            hidden=self._hidden_runs,
+            pending=self._khat_pending,
+            overlaid=self._overlay_runs,
+            overlayable=set(self._run_draws),
         )
         self.runs_table.value = runs_table_html(rows, controls=True)
 
@@ -870,6 +895,20 @@ class Workbench(widgets.VBox):
         """Leave one run (a run object or its table number) out of the plots."""
         self.hide_runs([run])
 
+    def overlay_runs(self, runs: Any, overlay: bool = True) -> None:
+        """Draw (or, with ``overlay=False``, stop drawing) ``runs``' marginals over q's.
+
+        Each earlier run is drawn as a thin line in its colour of the ELBO plot, from
+        the draws taken when it finished; hidden runs and the latest run (q itself) are
+        not overlaid. ``runs`` are run objects or table numbers.
+        """
+        for r in [self._find_run(r) for r in runs]:
+            if overlay:
+                self._overlay_runs.add(id(r))
+            else:
+                self._overlay_runs.discard(id(r))
+        self._runs_changed()
+
     def shown_runs(self) -> list[Any]:
         """The runs drawn in the plots (oldest first)."""
         return [r for r in self.session.runs if id(r) not in self._hidden_runs]
@@ -894,6 +933,8 @@ class Workbench(widgets.VBox):
         if callable(remover):
             remover(target)
             self._hidden_runs.discard(id(target))
+            self._overlay_runs.discard(id(target))
+            self._overlay_densities.pop(id(target), None)
             self._khats.pop(id(target), None)
             self._run_draws.pop(id(target), None)
             if self._run is target:
@@ -912,11 +953,48 @@ class Workbench(widgets.VBox):
         self._redraw_elbo()
         self._render_marginals()
 
+    def _latest_hidden(self) -> bool:
+        run = self._run if self._run is not None else (self.session.runs or [None])[-1]
+        return run is not None and id(run) in self._hidden_runs
+
+    def _marginal_overlays(self, panels: list) -> list[tuple[str, list]]:
+        """``(colour, densities)`` of the chosen earlier runs, coloured as in the ELBO plot.
+
+        The colours follow the ELBO plot's earlier runs (shown runs of the same kind,
+        the last :data:`~vibench.plots.elbo.MAX_OVERLAID`); densities are estimated once
+        per run and set of panels.
+        """
+        if not self._overlay_runs:
+            return []
+        kind = self._trace_name
+        runs = [
+            r
+            for r in self.session.runs
+            if r is not self._run
+            and r.iterations
+            and trace_label(r.plan) == kind
+            and id(r) not in self._hidden_runs
+        ][-MAX_OVERLAID:]
+        labels = tuple(p.label for p in panels)
+        out = []
+        for i, r in enumerate(runs):
+            draws = self._run_draws.get(id(r))
+            if id(r) not in self._overlay_runs or draws is None:
+                continue
+            cached = self._overlay_densities.get(id(r))
+            if cached is None or cached[0] != labels:
+                cached = (labels, marginal_densities(panels, draws))
+                self._overlay_densities[id(r)] = cached
+            out.append((RUN_COLORS[i % len(RUN_COLORS)], cached[1]))
+        return out
+
     def _on_run_action(self, msg: dict[str, Any]) -> None:
         """A click in the Runs table: ``show`` (ticked or not) or ``remove`` run ``msg["run"]``."""
         try:
             if msg["kind"] == "show":
                 (self.show_run if msg["shown"] else self.hide_run)(msg["run"])
+            elif msg["kind"] == "overlay":
+                self.overlay_runs([msg["run"]], overlay=msg["shown"])
             elif msg["kind"] == "remove":
                 self.remove_run(msg["run"])
         except ValueError as err:
@@ -1517,7 +1595,12 @@ class Workbench(widgets.VBox):
         if self._is_particle_plan():
             n = getattr(self.session, "particles", None)
             title = f"marginal posteriors of q (density of the {n} particles)"
-        frame = self._live_marginals.frame(panels, dens, ref, title=title, live=live)
+        if not self.session.running and self._latest_hidden():
+            dens = [None] * len(panels)  # the latest run (q now) is unticked in the table
+        overlays = self._marginal_overlays(panels)
+        frame = self._live_marginals.frame(
+            panels, dens, ref, title=title, live=live, overlays=overlays
+        )
         fig = self._live_marginals.fig
         self._show(self.marginals_image, frame, float(fig.get_size_inches()[0]) if fig else 10.0)
 
@@ -1547,25 +1630,85 @@ class Workbench(widgets.VBox):
         """A short note next to the NUTS box (the status line keeps the run's summary)."""
         self.reference_note.value = _note_html(text, error=error)
 
+    def _reference_running(self) -> bool:
+        future = self._reference_future
+        return future is not None and not future.done()
+
+    def _show_reference_cancel(self, shown: bool) -> None:
+        self.reference_cancel.layout.display = "" if shown else "none"
+
     def _on_reference_toggle(self, change: dict) -> None:
+        """Ticked: show the reference, sampling it first; unticked: hide it, cancel NUTS."""
         if not change["new"]:
-            self._say_reference("")
+            if self._reference_running():
+                self._cancel_reference()
+            else:
+                self._say_reference("")
             self._render_marginals()
             return
         if self._reference is not None:
-            self._say_reference("dashed lines in the marginals")
+            self._say_reference(f"{self._reference_name()}: dashed lines in the marginals")
             self._render_marginals()
             return
-        self._say_reference("sampling NUTS in the background (once per model)…")
+        if self._reference_running():  # still sampling: keep watching it
+            self._show_reference_cancel(True)
+            return
+        self._say_reference("NUTS reference: starting…")
         try:
             future = self.session.reference(background=True)
         except Exception as err:
             self._say_reference(f"NUTS reference failed: {_message(err)}", error=True)
             return
         self._reference_future = future
+        subscribe = getattr(future, "subscribe", None)
+        if callable(subscribe) and not future.done():
+            self._show_reference_cancel(True)
+            self._reference_unsubscribe = subscribe(
+                lambda p, f=future: self._on_reference_progress(f, p)
+            )
         future.add_done_callback(self._on_reference_done)
 
+    def _reference_name(self) -> str:
+        if getattr(self.session, "reference_given", False):
+            return "Your reference posterior"
+        return "NUTS reference"
+
+    def _on_reference_progress(self, future: Any, progress: Any) -> None:
+        """A live line: ``NUTS reference: 640/2000 draws, 0 divergences, ... · Cancel``."""
+        if future is not self._reference_future or future.done() or progress.finished:
+            return
+        text = f"NUTS reference: {progress.text}"
+        if getattr(progress, "slow", False):
+            text += " (long: Cancel, or give a posterior you have with session.set_reference)"
+        self._say_reference(text)
+
+    def _on_reference_cancel(self, _button: Any = None) -> None:
+        """The Cancel button: untick the box, which stops the sampler."""
+        if self.show_reference.value:
+            self.show_reference.value = False  # _on_reference_toggle cancels
+        else:
+            self._cancel_reference()
+
+    def _cancel_reference(self) -> None:
+        future = self._reference_future
+        self._show_reference_cancel(False)
+        if future is None or future.done():
+            return
+        unsubscribe = getattr(self, "_reference_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
+            self._reference_unsubscribe = None
+        if future.cancel():
+            self._say_reference("NUTS reference cancelled (tick the box to sample again)")
+        else:
+            self._say_reference("NUTS reference: could not cancel it", error=True)
+
     def _on_reference_done(self, future: Any) -> None:
+        if future is not self._reference_future:
+            return  # an older job (cancelled, or the reference changed since)
+        self._show_reference_cancel(False)
+        if future.cancelled():
+            return  # _cancel_reference said so
         try:
             tree = future.result()
         except Exception as err:
@@ -1574,9 +1717,28 @@ class Workbench(widgets.VBox):
         # every variable of the reference (its Deterministics too) and what is derived
         # from them, so the Deterministics box needs no new reference
         self._reference = view_values(self._views(True), posterior_draws(tree))
-        self._say_reference("NUTS reference ready: dashed lines in the marginals")
+        self._reference_densities = None
+        if not self.show_reference.value:
+            return
+        name = self._reference_name()
+        self._say_reference(f"{name} ready: dashed lines in the marginals")
         if not self.session.running:  # else the next frame of the fit shows it
             self._render_marginals()
+
+    def _sync_given_reference(self) -> None:
+        """After ``session.set_reference``: drop the old reference, show the new one."""
+        given = getattr(self.session, "reference_given", None)
+        if given is None or given == self._reference_was_given:
+            return
+        self._reference_was_given = given
+        self._cancel_reference()
+        self._reference_future = None
+        self._reference = None
+        self._reference_densities = None
+        if self.show_reference.value:
+            self._on_reference_toggle({"new": True})
+        elif given:
+            self._say_reference("Your reference posterior is set: tick the box to show it")
 
     # ------------------------------------------------------------------ plan files
     def plan_dict(self) -> dict[str, Any]:
@@ -1772,7 +1934,9 @@ class Workbench(widgets.VBox):
 
     # ------------------------------------------------------------------ static view
     def close(self) -> None:
-        """Unsubscribe from the session and close every widget."""
+        """Unsubscribe from the session, cancel a NUTS reference it is sampling, close."""
+        if hasattr(self, "reference_cancel"):
+            self._cancel_reference()
         for unsubscribe in getattr(self, "_unsubscribe", []):
             unsubscribe()
         self._unsubscribe = []
