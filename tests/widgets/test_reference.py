@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+
+import pytest
 import xarray as xr
 
 from vibench.widgets import Workbench
@@ -126,3 +131,30 @@ def test_a_posterior_set_before_ticking_is_shown_when_ticked(workbench, session)
     wb.show_reference.value = True
     assert "Your reference posterior ready" in wb.reference_note.value
     assert not getattr(session, "reference_jobs", [])  # no NUTS sampled
+
+
+@pytest.mark.slow
+def test_unticking_the_box_ends_a_real_nuts_process():
+    from tests.session.conftest import FAST
+    from vibench import Session, models
+
+    session = Session(models.gp_latent(), compile_kwargs=FAST)
+    wb = Workbench(session=session)
+    try:
+        wb.show_reference.value = True
+        job = wb._reference_future
+        assert job.mode == "process"
+        for _ in range(1200):  # until it samples (the note then counts draws)
+            if "draws" in wb.reference_note.value:
+                break
+            time.sleep(0.1)
+        assert "/2000 draws" in wb.reference_note.value
+        assert _cancel_shown(wb)
+        wb.show_reference.value = False
+        assert job.join(timeout=15)
+        assert job.cancelled()
+        assert not os.path.exists(f"/proc/{job.pid}")
+        assert not [t for t in threading.enumerate() if t.name == "vibench-reference"]
+        assert "cancelled" in wb.reference_note.value
+    finally:
+        wb.close()
