@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -53,7 +52,7 @@ from vibench.session._reference import (
     running_jobs,
 )
 from vibench.session._run import FitSettings, Progress, Run
-from vibench.session._runner import StepFunction, pure_python, run_loop
+from vibench.session._runner import StepFunction, run_loop
 from vibench.session._sampling import Sampler
 from vibench.session._views import VariableView, model_views
 
@@ -636,11 +635,7 @@ class Session:
         try:
             with self._lock:
                 if self._fitted is None:
-                    # building runs PyMC's initial-point function once: keep gcc out
-                    # of the click-to-first-point path when tiers are on
-                    tiered = not self._compile_kwargs
-                    with pure_python() if tiered else contextlib.nullcontext():
-                        self._fitted = self._build(settings.seed)
+                    self._fitted = self._build(settings.seed)
                 fitted = self._fitted
             step = self._step_for(fitted, settings, run)
             if settings.seed is not None:
