@@ -11,6 +11,9 @@ runs the named ones. Each prints its own table of figures; none asserts a speed.
 - ``instant``: click-to-first-point latency (empty and warm caches), re-plan latency,
   steady throughput vs plain ``pm.fit`` with the backend chosen, and live frame
   costs, per demo model and family (``instant_feedback.py``).
+- ``realistic``: models written as users write them (mixture with LKJ, latent GP,
+  radon, ``pm.Data``): first point, time to the fast backend, and Session / Workbench
+  it/s against plain ``pm.fit`` in one process, interleaved (``realistic_models.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ BENCHMARKS = {
     "workbench": "workbench_throughput.py",
     "flows": "flows_vs_mean_field.py",
     "instant": "instant_feedback.py",
+    "realistic": "realistic_models.py",
 }
 
 
