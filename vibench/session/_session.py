@@ -276,13 +276,19 @@ class Session:
     def add_group(self, family: str = "full_rank", variables: Sequence[str] = ()) -> str:
         """Add a group of family ``family`` holding ``variables``; return its id.
 
-        The variables leave the groups they were in. A group may be created empty and
-        filled with :meth:`move`, but a plan with an empty group cannot be fitted.
+        The variables leave the groups they were in, and a group left with none is
+        removed (the rest group stays; groups that were empty already are kept). A group
+        may be created empty and filled with :meth:`move`, but a plan with an empty group
+        cannot be fitted.
         """
         return self._edit(lambda: self._plan.add_group(family, list(variables)))
 
     def move(self, variable: str, group_id: str) -> None:
-        """Move ``variable`` into group ``group_id`` (``"rest"`` sends it back to rest)."""
+        """Move ``variable`` into group ``group_id`` (``"rest"`` sends it back to rest).
+
+        The group it leaves is removed if ``variable`` was its last one (never the rest
+        group); the board, redrawn by :meth:`on_change`, drops that column.
+        """
         self._edit(lambda: self._plan.move(variable, group_id))
 
     def set_family(self, group_id: str, family: str) -> None:
