@@ -21,6 +21,7 @@ one draw (~0.3 s on the GP) once sampling, but waited ~9 s for a cold compile.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import threading
@@ -213,8 +214,12 @@ def _child_main() -> None:
     output is sent to stderr so that it cannot mix with them.
     """
     import os
+    import signal
     from multiprocessing.connection import Connection
 
+    # an interrupt of the kernel (sent to its whole process group) is not a Cancel:
+    # PyMC would end the current chain early and go on, returning a truncated chain
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(os.dup(1), readable=False)
     inbox = Connection(os.dup(0), writable=False)
     os.dup2(2, 1)  # print() and friends go to stderr from now on
@@ -666,6 +671,18 @@ def check_reference(posterior: Any, variables: Any) -> Any:
 # job is replaced by the next call.
 _JOBS: weakref.WeakKeyDictionary[Any, dict[tuple, ReferenceJob]] = weakref.WeakKeyDictionary()
 _JOBS_LOCK = threading.Lock()
+
+
+def _cancel_all_at_exit() -> None:
+    """Leave no sampling process behind when the interpreter exits."""
+    with _JOBS_LOCK:
+        jobs = [job for per_model in _JOBS.values() for job in per_model.values()]
+    for job in jobs:
+        with contextlib.suppress(Exception):
+            job.cancel()
+
+
+atexit.register(_cancel_all_at_exit)
 
 
 def reference_job(
