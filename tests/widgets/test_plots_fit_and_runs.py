@@ -227,3 +227,34 @@ def test_fit_is_pressable_and_the_run_listed_while_khat_is_computed(workbench, s
     assert len(session.runs) == 2
     assert not wb.fit_button.disabled
     assert "computing…" not in wb.runs_table.value
+
+
+# ---------------------------------------------------------------- marginal overlays
+def test_chosen_runs_are_overlaid_in_the_marginals(workbench, session):
+    wb = workbench
+    _fit(wb, 300)
+    session.add_group("full_rank", ["mu"])
+    _fit(wb, 300)
+    assert "class='vb-run-overlay' data-run='1'" in wb.runs_table.value
+    lines_before = [len(ax.lines) for ax in wb._live_marginals.fig.axes]
+    wb.runs_table._on_front_end(None, {"kind": "overlay", "run": 1, "shown": True}, [])
+    assert id(session.runs[0]) in wb._overlay_runs
+    assert "data-run='1' checked" in wb.runs_table.value.split("vb-run-overlay")[1]
+    lines_after = [len(ax.lines) for ax in wb._live_marginals.fig.axes]
+    # one more line per density panel: run 1's marginal, in its ELBO-plot colour
+    assert [b - a for a, b in zip(lines_before, lines_after, strict=True)] == [1] * len(
+        lines_after
+    )
+    from vibench.plots._style import RUN_COLORS
+
+    ax = wb._live_marginals.fig.axes[0]
+    assert any(line.get_color() == RUN_COLORS[0] for line in ax.lines)
+    # hidden runs are not overlaid; nor is the latest run (q itself)
+    wb.hide_run(1)
+    assert [len(ax.lines) for ax in wb._live_marginals.fig.axes] == lines_before
+    wb.show_run(1)
+    wb.overlay_runs([1], overlay=False)
+    assert [len(ax.lines) for ax in wb._live_marginals.fig.axes] == lines_before
+    assert wb._marginal_overlays(wb._panels()) == []
+    wb.overlay_runs([2])
+    assert wb._marginal_overlays(wb._panels()) == []

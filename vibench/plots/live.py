@@ -413,12 +413,17 @@ class LiveMarginalsPlot:
         *,
         title: str | None = None,
         live: bool = False,
+        overlays: Sequence[tuple[str, Sequence]] = (),
     ) -> bytes:
         """Render one frame and return PNG bytes (see :func:`~vibench.plots.marginals_figure`).
 
         With ``live=True`` (frames during a fit) the axes keep their limits for at least
         :attr:`min_redraw_interval` seconds after a redraw (a redraw costs several
         frames' worth of time; a curve may overflow its panel for a moment meanwhile).
+
+        ``overlays`` are earlier runs' densities, ``(colour, densities per panel)``,
+        drawn as thin lines in the background (density panels only; pass the same list
+        object from frame to frame, a new one redraws the background).
         """
         limits: list = []
         for k, panel in enumerate(panels):
@@ -433,8 +438,9 @@ class LiveMarginalsPlot:
                 limits.append(("forest", yl.update(*span)))
                 continue
             xs, ymax = [], 0.0
-            for dens in (densities[k], reference[k] if reference is not None else None):
-                if dens is None:
+            extra = [o[1][k] for o in overlays if k < len(o[1])]
+            for dens in (densities[k], reference[k] if reference is not None else None, *extra):
+                if dens is None or isinstance(dens, ForestSummary):
                     continue
                 gx, gy = (np.asarray(a, dtype=float) for a in dens)
                 peak = float(np.nanmax(gy)) if gy.size else 0.0
@@ -451,6 +457,7 @@ class LiveMarginalsPlot:
             tuple(p.label for p in panels),
             None if reference is None else id(reference),
             title,
+            tuple(id(o[1]) for o in overlays),
         )
         key = (layout, tuple(limits))
         now = time.perf_counter()
@@ -466,7 +473,7 @@ class LiveMarginalsPlot:
                 self._key = key
                 self._redrawn_at = now
         elif key != self._key or self._background is None:
-            self._draw_background(panels, limits, reference, title)
+            self._draw_background(panels, limits, reference, title, overlays)
             self._key = key
             self._redrawn_at = now
         assert self.canvas is not None
@@ -509,6 +516,7 @@ class LiveMarginalsPlot:
         limits: list,
         reference: Sequence[tuple[np.ndarray, np.ndarray] | None] | None,
         title: str | None,
+        overlays: Sequence[tuple[str, Sequence]] = (),
     ) -> None:
         fig = marginals_figure(
             panels,
@@ -521,6 +529,7 @@ class LiveMarginalsPlot:
         )
         for ax, lim in zip(fig.axes, limits, strict=False):
             _apply_limits(ax, lim)
+        _draw_overlays(fig, panels, overlays)
         fig.set_dpi(self.dpi)
         self.fig = fig
         self.canvas = FigureCanvasAgg(fig)
@@ -541,6 +550,16 @@ class LiveMarginalsPlot:
         self.canvas.draw()
         self._background = self.canvas.copy_from_bbox(fig.bbox)
         self.redraws += 1
+
+
+def _draw_overlays(fig: Figure, panels: Sequence[Panel], overlays) -> None:
+    """Earlier runs' densities as thin solid lines in their ELBO-plot colours."""
+    for colour, dens_list in overlays:
+        for ax, panel, dens in zip(fig.axes, panels, dens_list, strict=False):
+            if panel.kind == "forest" or dens is None or isinstance(dens, ForestSummary):
+                continue
+            gx, gy = (np.asarray(a, dtype=float) for a in dens)
+            ax.plot(gx, gy, color=colour, linewidth=1.0, alpha=0.9)
 
 
 def _apply_limits(ax, lim) -> None:

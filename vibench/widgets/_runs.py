@@ -36,6 +36,8 @@ def run_rows(
     *,
     hidden: Sequence[int] = (),
     pending: Sequence[int] = (),
+    overlaid: Sequence[int] = (),
+    overlayable: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
     """One plain dict per run: number, plan, status, final smoothed trace, k-hat, time.
 
@@ -47,7 +49,9 @@ def run_rows(
     ``khat`` is the k-hat as a float (``None`` when unknown, NaN when not available)
     and ``khat_text`` how the table shows it (``"n/a (particles)"`` for particle runs,
     ``"computing…"`` for a run in ``pending``). ``shown`` is false for the runs in
-    ``hidden`` (``id(run)``: left out of the ELBO plot and the marginals).
+    ``hidden`` (``id(run)``: left out of the ELBO plot and the marginals); ``overlay``
+    is true for the runs in ``overlaid`` (drawn over the marginals) and ``None`` for the
+    runs not in ``overlayable`` (no draws kept: nothing to overlay; all when ``None``).
     """
     rows = []
     continues = continued_from(runs)
@@ -75,6 +79,11 @@ def run_rows(
                 "seconds": float(r.seconds),
                 "iterations": int(r.iterations),
                 "shown": id(r) not in hidden,
+                "overlay": (
+                    None
+                    if overlayable is not None and id(r) not in overlayable
+                    else id(r) in overlaid
+                ),
             }
         )
     return rows
@@ -86,6 +95,19 @@ def _num(x: float | None, fmt: str) -> str:
     return format(x, fmt)
 
 
+def _overlay_box(n: int, overlay: bool | None) -> str:
+    """The *overlay in the marginals* box of run ``n`` (disabled without kept draws)."""
+    if overlay is None:
+        state, title = " disabled", f"No draws kept for run {n}: nothing to overlay"
+    else:
+        state = " checked" if overlay else ""
+        title = f"Overlay run {n}'s marginals (in its ELBO-plot colour) on the current q"
+    return (
+        f"<input type='checkbox' class='vb-run-overlay' data-run='{n}'{state}"
+        f" aria-label='overlay run {n} in the marginals' title='{html.escape(title)}'/>"
+    )
+
+
 def runs_table_html(rows: list[dict[str, Any]], *, controls: bool = False) -> str:
     """An HTML table of :func:`run_rows` output (all text escaped).
 
@@ -94,8 +116,9 @@ def runs_table_html(rows: list[dict[str, Any]], *, controls: bool = False) -> st
 
     With ``controls`` each row starts with a *show* checkbox
     (``input.vb-run-show[data-run=n]``, checked when the run is shown in the ELBO plot
-    and the marginals) and a *remove* button (``button.vb-run-remove``, a cross):
-    :class:`RunsTable` sends their clicks to Python.
+    and the marginals), an *overlay* checkbox (``input.vb-run-overlay``: its marginals
+    drawn over the current ones) and a *remove* button (``button.vb-run-remove``, a
+    cross): :class:`RunsTable` sends their clicks to Python.
     """
     if not rows:
         return "<p class='vb-empty-runs'>No runs yet: press Fit.</p>"
@@ -106,7 +129,11 @@ def runs_table_html(rows: list[dict[str, Any]], *, controls: bool = False) -> st
     if not elbo_rows:
         value_head = "final mean log p of the particles (smoothed)"
     head = (
-        ("<tr><th>show</th>" if controls else "<tr>")
+        (
+            "<tr><th title='show in the plots · overlay in the marginals · remove'>show</th>"
+            if controls
+            else "<tr>"
+        )
         + f"<th>#</th><th>plan</th><th>status</th><th>{value_head}</th>"
         "<th>k-hat</th><th>time (s)</th><th>iterations</th></tr>"
     )
@@ -136,6 +163,7 @@ def runs_table_html(rows: list[dict[str, Any]], *, controls: bool = False) -> st
                 f"<td class='vb-run-controls'><input type='checkbox' class='vb-run-show'"
                 f" data-run='{n}'{checked} aria-label='show run {n} in the plots'"
                 f" title='Show run {n} in the ELBO plot and the marginals'/>"
+                f"{_overlay_box(n, r.get('overlay'))}"
                 f"<button type='button' class='vb-run-remove' data-run='{n}'"
                 f" title='Remove run {n} from the table and the plots'"
                 f" aria-label='remove run {n}'>✕</button></td>"
@@ -160,9 +188,9 @@ class RunsTable(anywidget.AnyWidget):
     """The Runs tab's table: :func:`runs_table_html` with a show box and a remove button.
 
     ``value`` is the table's HTML (escaped by :func:`runs_table_html`). A click on a
-    row's *show* box or *remove* button is sent to Python as ``{"kind": "show", "run":
-    n, "shown": bool}`` or ``{"kind": "remove", "run": n}`` (``n`` the run's number in
-    the table, from 1) and handed to :attr:`on_action`; the focus stays on the control
+    row's *show* box, *overlay* box or *remove* button is sent to Python as ``{"kind":
+    "show", "run": n, "shown": bool}``, ``{"kind": "overlay", "run": n, "shown": bool}``
+    or ``{"kind": "remove", "run": n}`` (``n`` the run's number in the table, from 1) and handed to :attr:`on_action`; the focus stays on the control
     pressed when the table is redrawn.
 
     Examples
@@ -183,7 +211,11 @@ class RunsTable(anywidget.AnyWidget):
         self.on_msg(self._on_front_end)
 
     def _on_front_end(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if not isinstance(content, dict) or content.get("kind") not in ("show", "remove"):
+        if not isinstance(content, dict) or content.get("kind") not in (
+            "show",
+            "overlay",
+            "remove",
+        ):
             return
         run = content.get("run")
         if isinstance(run, bool) or not isinstance(run, int):

@@ -11,6 +11,7 @@ function render({ model, el }) {
     if (!node || !root.contains(node)) return null;
     const run = node.getAttribute("data-run");
     if (node.matches("input.vb-run-show")) return `input.vb-run-show[data-run='${run}']`;
+    if (node.matches("input.vb-run-overlay")) return `input.vb-run-overlay[data-run='${run}']`;
     if (node.matches("button.vb-run-remove")) return `button.vb-run-remove[data-run='${run}']`;
     return null;
   };
@@ -31,8 +32,9 @@ function render({ model, el }) {
 
   root.addEventListener("change", (ev) => {
     const box = ev.target;
-    if (!box.matches || !box.matches("input.vb-run-show")) return;
-    model.send({ kind: "show", run: Number(box.getAttribute("data-run")), shown: box.checked });
+    if (!box.matches || !box.matches("input.vb-run-show, input.vb-run-overlay")) return;
+    const kind = box.matches("input.vb-run-show") ? "show" : "overlay";
+    model.send({ kind, run: Number(box.getAttribute("data-run")), shown: box.checked });
   });
   root.addEventListener("click", (ev) => {
     const b = ev.target.closest ? ev.target.closest("button.vb-run-remove") : null;
