@@ -491,7 +491,9 @@ def panel_layout(
     height = head + row_h * nrows + sum(forest_rows) + 0.12 + (0.3 if legend_below else 0.0)
     height = max(height, 1.0)
     margin = 0.15
-    pw = (width - 2 * margin) / (gcols + 0.12 * (gcols - 1))
+    # density panels keep their width beside forest rows (which set the figure's width)
+    slots = max(cols, gcols)
+    pw = (width - 2 * margin) / (slots + 0.12 * (slots - 1))
     rects: list[tuple[float, float, float, float]] = []
     d = f = 0
     for p in panels:

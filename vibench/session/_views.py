@@ -239,8 +239,11 @@ def model_views(
     taken: set[str] = set()
     out: list[VariableView] = []
 
-    def det_view(det: Any, replaces: str | None) -> VariableView:
-        shape = _static_shape(det)
+    def det_view(det: Any, replaces: str | None) -> VariableView | None:
+        try:
+            shape = _static_shape(det)
+        except Exception:  # a shape that cannot be evaluated here: leave it out
+            return None
         elements = _upper(shape[0]) if _is_corr(det.name, shape) else _all_elements(shape)
         kind = "deterministic"
         return VariableView(
@@ -254,10 +257,10 @@ def model_views(
         shape = tuple(int(s) for s in v.shape)
         if rv is not None and _is_hidden(rv):
             standing = [d for d in dets if v.name in uses.get(d.name, []) and d.name not in taken]
-            if standing:
-                for det in standing:
-                    taken.add(det.name)
-                    out.append(det_view(det, v.name))
+            views = [dv for dv in (det_view(d, v.name) for d in standing) if dv is not None]
+            if views:
+                taken.update(dv.name for dv in views)
+                out.extend(views)
                 continue
             n = _lkj_dimension(rv)
             if n is not None:
@@ -267,7 +270,8 @@ def model_views(
             VariableView(v.name, shape, "free", _axes(model, v.name, shape), _all_elements(shape))
         )
     if deterministics:
-        out.extend(det_view(d, None) for d in dets if d.name not in taken)
+        more = (det_view(d, None) for d in dets if d.name not in taken)
+        out.extend(dv for dv in more if dv is not None)
     return out
 
 
