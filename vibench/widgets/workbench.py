@@ -1618,6 +1618,17 @@ class Workbench(widgets.VBox):
         """Show or hide the model's other Deterministics (the next frame, or now)."""
         self._update_element_picker()
         self._reference_densities = None
+        if any(v.kind == "deterministic" for v in self._views()) and self.live_plots:
+            # live frames now draw Deterministics too: a function of its own, compiled
+            # on a helper thread (now during a fit, else when the next fit starts)
+            self._sampler_ready = False
+            if self.session.running and self._run is not None:
+                threading.Thread(
+                    target=self._compile_live_draws,
+                    args=(self._run,),
+                    name="vibench-draws",
+                    daemon=True,
+                ).start()
         if self.session.running or self._last_draws is None:
             return  # the next live frame draws them (its draws include them)
         self._last_draws = view_values(self._views(), self._last_draws)
