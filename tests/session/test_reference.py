@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
+import types
 from concurrent.futures import CancelledError
 
 import numpy as np
@@ -128,6 +130,28 @@ def test_a_model_that_cannot_be_pickled_samples_in_a_thread():
     job = Session(model, compile_kwargs=FAST).reference(30, tune=30, chains=1, background=True)
     assert job.mode == "thread"
     assert job.result(timeout=120)["posterior"]["mu"].shape == (1, 30)
+
+
+@pytest.mark.slow
+def test_a_model_that_does_not_load_in_the_process_samples_in_a_thread(monkeypatch):
+    # a class from a module only this interpreter has: cloudpickle pickles it by
+    # reference, and the sampling process cannot import it
+    only_here = types.ModuleType("vibench_only_here")
+
+    class Marker:
+        pass
+
+    Marker.__module__ = "vibench_only_here"
+    Marker.__qualname__ = "Marker"
+    only_here.Marker = Marker
+    monkeypatch.setitem(sys.modules, "vibench_only_here", only_here)
+    model = normal_model()
+    model.marker = Marker()
+    job = Session(model, compile_kwargs=FAST).reference(30, tune=30, chains=1, background=True)
+    tree = job.result(timeout=180)
+    assert job.mode == "thread"
+    assert "sampled in a thread" in job.progress.message
+    assert tree["posterior"]["mu"].shape == (1, 30)
 
 
 @pytest.mark.slow

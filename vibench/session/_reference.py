@@ -24,6 +24,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import logging
 import threading
 import time
 import traceback
@@ -57,6 +58,7 @@ _PROGRESS_INTERVAL = 0.25
 _EXIT_GRACE = 2.0
 
 _THREAD_NAME = "vibench-reference"
+logger = logging.getLogger(__name__)
 
 
 class _Cancelled(Exception):
@@ -227,7 +229,11 @@ def _child_main() -> None:
         import cloudpickle
         import pymc as pm
 
-        model, kwargs = cloudpickle.loads(inbox.recv_bytes())
+        try:
+            model, kwargs = cloudpickle.loads(inbox.recv_bytes())
+        except Exception as err:  # the parent samples in a thread instead
+            conn.send(("unpickle", f"{type(err).__name__}: {err}"))
+            return
         counter = _Counter(kwargs["tune"], kwargs["draws"], lambda t: conn.send(("progress", t)))
         result = pm.sample(model=model, callback=lambda trace, draw: counter(draw), **kwargs)
         conn.send(("progress", counter.snapshot(kwargs["chains"] - 1, False, time.monotonic())))
@@ -467,6 +473,11 @@ class ReferenceJob(Future):
                 kind, *rest = pickle.loads(data)
                 if kind == "progress":
                     self._on_counts(*rest[0])
+                elif kind == "unpickle":  # the model pickles but does not load there
+                    logger.info("vibench: NUTS reference in a thread (%s)", rest[0])
+                    self.mode = "thread"
+                    self._update(mode="thread", message=f"sampled in a thread: {rest[0]}")
+                    return self._run_thread()
                 elif kind == "error":
                     blob, text, tb = rest
                     err: BaseException
@@ -564,9 +575,7 @@ def _call(callback: Callable, progress: ReferenceProgress) -> None:
     try:
         callback(progress)
     except Exception:
-        import logging
-
-        logging.getLogger(__name__).exception("vibench: a reference progress callback raised")
+        logger.exception("vibench: a reference progress callback raised")
 
 
 def _tail(file: Any, limit: int = 600) -> str:
