@@ -112,3 +112,44 @@ def test_without_other_deterministics_the_box_is_disabled():
     assert wb.show_deterministics.disabled
     assert wb.element_variable.layout.display == "none"  # no long vector
     wb.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "hidden"),
+    [
+        ("gp_latent", ["ell", "eta", "f[…]", "sigma"], "f_rotated_"),
+        (
+            "mixture_lkj",
+            [
+                *("w[low]", "w[mid]", "w[high]", "means[low]", "means[mid]", "means[high]"),
+                *("sd", "chol_corr[0, 1]", "chol_corr[0, 2]", "chol_corr[1, 2]"),
+                *("chol_stds[0]", "chol_stds[1]", "chol_stds[2]"),
+            ],
+            "chol",
+        ),
+    ],
+)
+def test_real_session_marginals_in_the_models_words(name, expected, hidden):
+    from vibench import models
+    from vibench.session import Session
+
+    fast = {"mode": "FAST_COMPILE"}
+    model = models.gp_latent(n=12) if name == "gp_latent" else models.mixture_lkj()
+    s = Session(model, compile_kwargs=fast, sample_compile_kwargs=fast)
+    wb = Workbench(session=s, live_plots=False)
+    try:
+        assert [p.label for p in wb._panels()] == expected
+        assert hidden not in [p.variable for p in wb._panels()]
+        _fit(wb, n=30)
+        titles = _titles(wb)
+        assert len(titles) == len(expected)
+        if name == "gp_latent":
+            assert titles[2].startswith("f: mean")
+            ticks = [t.get_text() for t in wb._live_marginals.fig.axes[2].get_xticklabels()]
+            assert ticks[:2] == ["0", "0.91"]  # the coords of dim "x"
+        else:
+            assert titles[7] == "chol_corr[0, 1]"
+            corr = wb._last_draws["chol_corr"]
+            assert corr.shape[1:] == (3, 3)
+    finally:
+        wb.close()
