@@ -310,7 +310,7 @@ NAMES = [f"v{i}" for i in range(1_500_000)]
         (
             "model.variables",
             [{"name": n, "shape": []} for n in NAMES],
-            "lists 1,500,000 model variables, but this model has 3",
+            "made for a model with 1,500,000 variables, but this model has 3 free",
         ),
         (
             "plan.groups",

@@ -47,6 +47,10 @@ MAX_PRESET_BYTES = 4 * 2**20
 #: How many groups a loaded plan may have beyond one per variable (empty groups are
 #: allowed while a plan is edited, so a preset may hold a few).
 MAX_EXTRA_GROUPS = 16
+#: A preset listing more names than the model has variables plus this many is refused
+#: before any name is looked at; a smaller surplus gets the message that names the
+#: duplicated or unknown variable.
+LISTING_SLACK = 100
 
 #: Short reprs of untrusted values for messages: a deeply nested or huge value prints as
 #: a few characters (plain ``repr`` of a 10,000-deep list raises ``RecursionError``).
@@ -631,7 +635,7 @@ class Plan:
                 f"{MAX_EXTRA_GROUPS} empty ones)"
             )
         listed = sum(len(g["variables"]) for g in groups if _has_variable_list(g))
-        if listed > len(variables):
+        if listed > len(variables) + LISTING_SLACK:
             raise PlanError(
                 f"the plan lists {listed:,} variables, but the model has {len(variables)} "
                 "free variables (each can be in one group only)"

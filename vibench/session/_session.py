@@ -32,6 +32,7 @@ from vibench.session._diagnostics import Khat, psis_khat
 from vibench.session._errors import PlanError, SessionBusyError
 from vibench.session._live_draws import DrawFunction
 from vibench.session._plan import (
+    LISTING_SLACK,
     MAX_PRESET_BYTES,
     REST,
     GroupSpec,
@@ -1245,6 +1246,11 @@ class Session:
         """Whether the reference is a posterior given with :meth:`set_reference`."""
         return self._given_reference is not None
 
+    @property
+    def given_reference(self) -> xr.DataTree | None:
+        """The posterior given with :meth:`set_reference` (a DataTree), else ``None``."""
+        return self._given_reference
+
     def cancel_reference(self) -> int:
         """Cancel the model's NUTS reference jobs that are still sampling.
 
@@ -1394,10 +1400,10 @@ def _check_model_matches(variables: list[VariableInfo], described: Any) -> None:
     listed = described.get("variables")
     if listed is None:
         return
-    if isinstance(listed, list) and len(listed) > len(variables):
+    if isinstance(listed, list) and len(listed) > len(variables) + LISTING_SLACK:
         raise PlanError(
-            f"the preset lists {len(listed):,} model variables, but this model has "
-            f"{len(variables)} free variables"
+            f"the preset was made for a model with {len(listed):,} variables, but this "
+            f"model has {len(variables)} free variables"
         )
     if not isinstance(listed, list) or not all(
         isinstance(v, dict) and isinstance(v.get("name"), str) for v in listed
