@@ -488,6 +488,10 @@ class FakeSession:
     def reference_given(self) -> bool:
         return self._given_reference is not None
 
+    @property
+    def given_reference(self) -> Any:
+        return self._given_reference
+
     def to_code(self) -> str:
         return "# code for " + json.dumps(self._plan())
 

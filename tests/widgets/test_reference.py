@@ -6,6 +6,7 @@ import os
 import threading
 import time
 
+import numpy as np
 import pytest
 import xarray as xr
 
@@ -118,6 +119,11 @@ def test_a_posterior_set_from_python_is_the_overlay(workbench, session):
     xr.testing.assert_equal(
         xr.DataArray(wb._reference["mu"]).squeeze(drop=True),
         xr.DataArray(mine["posterior"]["mu"].values.reshape(-1)).squeeze(drop=True),
+    )
+    other = session.sample(300, seed=6)
+    session.set_reference(other)  # another posterior replaces the first
+    np.testing.assert_array_equal(
+        np.asarray(wb._reference["mu"]).reshape(-1), other["posterior"]["mu"].values.reshape(-1)
     )
     session.set_reference(None)  # back to NUTS: a new job
     assert wb._reference is None

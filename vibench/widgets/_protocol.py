@@ -147,9 +147,9 @@ class SessionProtocol(Protocol):
 # Optional extras, looked up with ``getattr``: ``reference(background=True)`` returns a
 # ``concurrent.futures.Future`` of a DataTree with a ``posterior`` group; when it is a
 # ``ReferenceJobLike`` (``vibench.session.ReferenceJob``) the workbench shows its live
-# progress and a Cancel button, and unticking the box cancels it. ``reference_given``
-# (bool) says the reference is a posterior given with ``set_reference``; a change of it
-# is reported through ``on_change``.
+# progress and a Cancel button, and unticking the box cancels it. ``given_reference``
+# (a DataTree or None) is a posterior given with ``set_reference`` (``reference_given``:
+# whether there is one); setting it is reported through ``on_change``.
 class ReferenceProgressLike(Protocol):
     """Where a NUTS reference is (``vibench.session.ReferenceProgress``)."""
 

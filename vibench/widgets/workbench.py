@@ -24,9 +24,9 @@ from vibench.plots import (
     placeholder_png,
 )
 from vibench.plots._style import CSS_DPI, RUN_COLORS
-from vibench.plots.elbo import ELBO_WIDTH, MAX_OVERLAID
+from vibench.plots.elbo import ELBO_WIDTH, MAX_OVERLAID, MIN_ELBO_WIDTH
 from vibench.plots.live import LiveElboPlot, LiveMarginalsPlot, image_format
-from vibench.plots.marginals import MAX_ELEMENTS
+from vibench.plots.marginals import MAX_ELEMENTS, PANEL_SIZE
 from vibench.session import trace_label
 from vibench.widgets._budget import FrameBudget
 from vibench.widgets._copy import CopyButton
@@ -290,6 +290,9 @@ class Workbench(widgets.VBox):
         # live ELBO frames at 1.5 pixels per CSS pixel (~6-9 ms a frame, against ~8-12 at
         # 2x); the final figure of a fit, the one saved in the notebook, is drawn at 2x
         self._live_elbo = LiveElboPlot(dpi=1.5 * CSS_DPI)
+        #: Width of the ELBO plot in inches: the board's width (the cell's) when the
+        #: front end has measured it, so the plot's text is not scaled down to nothing.
+        self._elbo_width = ELBO_WIDTH
         self._live_marginals = LiveMarginalsPlot()
         self._elbo_axes = ElboAxes()
         self._sampler_ready = False
@@ -299,7 +302,7 @@ class Workbench(widgets.VBox):
         self._reference: dict[str, np.ndarray] | None = None
         self._reference_future: Any = None
         self._reference_unsubscribe: Any = None
-        self._reference_was_given = bool(getattr(session, "reference_given", False))
+        self._reference_was_given = getattr(session, "given_reference", None)
         self._reference_densities: tuple[tuple[str, ...], list] | None = None
         self._last_draws: dict[str, np.ndarray] | None = None
         self._finalizing = False
@@ -323,6 +326,7 @@ class Workbench(widgets.VBox):
         self.frame_costs: dict[str, list[float]] = {"elbo": [], "marginals": []}
 
         self.board = Board(session)
+        self.board.observe(self._on_board_width, "width")
         self._build_controls()
         self._build_plots()
         self._build_tabs()
@@ -1057,6 +1061,7 @@ class Workbench(widgets.VBox):
             self._trace_name = trace_label(self.session.to_dict()["plan"])
             self.frames = {"elbo": 0, "marginals": 0}
             self.frame_costs = {"elbo": [], "marginals": []}
+            self._resize_live_elbo()
             self._live_elbo.reset()
             self._fit_started = time.perf_counter()
             self.progress.max = max(n, 1)
@@ -1341,7 +1346,7 @@ class Workbench(widgets.VBox):
             ylabel=kind,
             note=self._hidden_note(kind),
         )
-        self._show(self.elbo_image, frame, ELBO_WIDTH)
+        self._show(self.elbo_image, frame, float(self._live_elbo.fig.get_size_inches()[0]))
 
     def _window(self) -> int:
         settings = getattr(self.session, "settings", None)
@@ -1385,8 +1390,36 @@ class Workbench(widgets.VBox):
             axes=self._elbo_axes,
             ylabel=kind,
             note=self._hidden_note(kind, exclude=run),
+            figsize=(self._elbo_width, 3.2),
         )
-        self._show(self.elbo_image, figure_to_png(fig), ELBO_WIDTH)
+        self._show(self.elbo_image, figure_to_png(fig), self._elbo_width)
+
+    def _on_board_width(self, change: dict) -> None:
+        """The cell's width changed: draw the ELBO plot that wide (5-10 inches)."""
+        px = int(change["new"] or 0)
+        if px <= 0:
+            return
+        inches = min(max(round(px / CSS_DPI * 4) / 4, MIN_ELBO_WIDTH), ELBO_WIDTH)
+        if inches == self._elbo_width:
+            return
+        self._elbo_width = inches
+        # marginal panels a row: as many as fit the cell at their size (2 to 5)
+        self._marginal_cols = min(max(int(px // (PANEL_SIZE[0] * CSS_DPI)), 2), 5)
+        if not (self.session.running or self._finalizing):
+            self._resize_live_elbo()
+            if self._run is not None or self.session.runs:
+                self._elbo_axes.reset()
+                self._redraw_elbo()
+                self._render_marginals()
+
+    def _resize_live_elbo(self) -> None:
+        """New live figures when the cell's width changed (never during a fit)."""
+        if float(self._live_elbo.fig.get_size_inches()[0]) != self._elbo_width:
+            self._live_elbo = LiveElboPlot(figsize=(self._elbo_width, 3.2), dpi=1.5 * CSS_DPI)
+        cols = getattr(self, "_marginal_cols", None)
+        if cols is not None and self._live_marginals.ncols != cols:
+            self._live_marginals.ncols = cols
+            self._live_marginals.reset()
 
     def _finish(self, p: Any) -> None:
         """The last progress event of a run: final plots, k-hat, table, queued edits."""
@@ -1738,8 +1771,10 @@ class Workbench(widgets.VBox):
 
     def _sync_given_reference(self) -> None:
         """After ``session.set_reference``: drop the old reference, show the new one."""
-        given = getattr(self.session, "reference_given", None)
-        if given is None or given == self._reference_was_given:
+        if not hasattr(self.session, "given_reference"):
+            return
+        given = self.session.given_reference
+        if given is self._reference_was_given:
             return
         self._reference_was_given = given
         self._cancel_reference()
@@ -1748,7 +1783,7 @@ class Workbench(widgets.VBox):
         self._reference_densities = None
         if self.show_reference.value:
             self._on_reference_toggle({"new": True})
-        elif given:
+        elif given is not None:
             self._say_reference("Your reference posterior is set: tick the box to show it")
 
     # ------------------------------------------------------------------ plan files
