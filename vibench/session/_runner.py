@@ -32,6 +32,7 @@ from pytensor.graph.replace import clone_replace
 from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
 from pytensor.link.vm import VMLinker
+from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.random.type import RandomType
 
 from vibench._smoothing import smoothed_at
@@ -257,6 +258,17 @@ class StepFunction:
                     warm = pm_compile([], loss, updates=updates, random_seed=False, mode=mode)
                     warm()
             fn = pm_compile([], self._loss, updates=self._updates, random_seed=False, mode=mode)
+            for _ in range(2):
+                if name != "c" or not _lost_c_thunks(fn):
+                    break
+                # PyTensor itself switches its C compiler off for a moment while it
+                # infers shapes (pytensor.tensor.basic.infer_static_shape, PyMC's
+                # resolve_shapes), process-wide: a graph built in another thread at
+                # the wrong moment gave this build Python thunks. Build it again.
+                logger.debug("vibench: C build lost its C thunks; building again")
+                fn = pm_compile(
+                    [], self._loss, updates=self._updates, random_seed=False, mode=mode
+                )
         fn.trust_input = True
         return fn
 
@@ -295,7 +307,7 @@ class StepFunction:
         best = max(self._final_round, key=lambda n: rates.get(n, 0.0))
         self.settled.set()
         for n in list(self._functions):  # free the losers' compiled code
-            if n != best:
+            if n not in (best, self.FIRST_TIER):  # (the first tier stays, as a fallback)
                 del self._functions[n]
         if self._on_choice is not None:
             try:
@@ -303,6 +315,27 @@ class StepFunction:
             except Exception:
                 logger.exception("vibench: remembering the backend choice failed")
         return self._switch(best) if best != self.backend else None
+
+    def reject(self, err: BaseException) -> Any | None:
+        """The current backend failed on a call: drop it and return a function to use.
+
+        The error is recorded in :attr:`build_errors`. The fastest other backend
+        measured so far (else the first tier) takes over; ``None`` when the failing
+        function was the only one (the error is then the fit's own).
+        """
+        failed = self.backend
+        others = [n for n in self._functions if n != failed]
+        if not others:
+            return None
+        self.build_errors[failed] = f"failed on a call: {type(err).__name__}: {err}"
+        logger.debug("vibench: backend %s failed on a call", failed, exc_info=err)
+        del self._functions[failed]
+        self._rates.pop(failed, None)
+        if self._final_round is not None and failed in self._final_round:
+            self._final_round.remove(failed)
+        rates = self.rates
+        real = [n for n in others if n != self.FIRST_TIER]
+        return self._switch(max(real, key=lambda n: rates.get(n, 0.0)) if real else others[0])
 
     def _switch(self, name: str) -> Any:
         self.backend = name
@@ -334,6 +367,22 @@ FIRST_TIER_MODE = Mode(
 #: One background build at a time in the whole process: a build waits here, and a
 #: build whose plan was dropped while it waited never starts.
 _BUILD_SLOT = threading.Lock()
+
+
+def _lost_c_thunks(fn: Any) -> bool:
+    """Whether a C-linked function runs an elementwise node in Python.
+
+    Every elementwise op has C code, so a Python thunk there means the build saw
+    ``config.cxx`` empty for a moment (a few other ops legitimately lack C code).
+    """
+    vm = getattr(fn, "vm", None)
+    nodes, thunks = getattr(vm, "nodes", None), getattr(vm, "thunks", None)
+    if nodes is None or thunks is None:
+        return False
+    return any(
+        isinstance(node.op, Elemwise) and not hasattr(thunk, "cthunk")
+        for node, thunk in zip(nodes, thunks, strict=False)
+    )
 
 
 def _mode_name(compile_kwargs: dict[str, Any]) -> str:
@@ -414,6 +463,16 @@ def run_loop(
                 done = j
                 status = "stopped"
                 break
+            except Exception as err:
+                # a backend built in the background fails where the others work:
+                # undo the chunk, drop that backend and go on with another
+                fallback = step.reject(err)
+                if fallback is None:
+                    raise
+                step.restore(saved)
+                fn = fallback
+                run.backends.append((run.start_iteration + done, step.backend))
+                continue
             dt = time.perf_counter() - t0
             losses = buf[done : done + k]
             if not np.isfinite(losses).all():
