@@ -734,7 +734,17 @@ def test_at_900_px_plots_fit_focus_stays_on_fit_and_runs_can_be_hidden_and_remov
     m = _fits_its_container(page, ".vb-runs")
     assert m["right"] <= m["areaRight"], m
 
-    # the Runs table: untick run 1 (out of the plots), then remove it
+    # the Runs table: overlay run 1 in the marginals, untick it (out of the plots), then
+    # remove it
+    marginals = page.locator("img.vb-marginals").get_attribute("src")
+    page.locator(".vb-runs input.vb-run-overlay[data-run='1']").check()
+    page.wait_for_function(
+        "(s) => document.querySelector('img.vb-marginals').getAttribute('src') !== s",
+        arg=marginals,
+    )
+    assert kernel_eval(page, "print(len(wb._marginal_overlays(wb._panels())))").strip() == "1"
+    _focused(page, ".vb-runs input.vb-run-overlay[data-run='1']")
+    _shot(page, "workbench_900_overlay.png", page.locator(".vb-workbench"))
     elbo = page.locator("img.vb-elbo").get_attribute("src")
     box = page.locator(".vb-runs input.vb-run-show[data-run='1']")
     box.uncheck()

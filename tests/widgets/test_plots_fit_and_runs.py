@@ -258,3 +258,31 @@ def test_chosen_runs_are_overlaid_in_the_marginals(workbench, session):
     assert wb._marginal_overlays(wb._panels()) == []
     wb.overlay_runs([2])
     assert wb._marginal_overlays(wb._panels()) == []
+
+
+# ---------------------------------------------------------------- readable when narrow
+def test_the_elbo_plot_is_drawn_as_wide_as_the_cell(workbench, session):
+    """A narrow cell (the board measures it): the plot is drawn narrower, not shrunk."""
+    import io
+
+    from PIL import Image
+
+    from vibench.plots._style import RENDER_DPI
+
+    wb = workbench
+    wb.board.set_state({"width": 470})  # what the front end measured
+    _fit(wb, 300)
+    assert wb.elbo_image.layout.max_width == "480px"  # 5 inches, the narrowest drawn
+    w, _ = Image.open(io.BytesIO(bytes(wb.elbo_image.value))).size
+    assert w == 5 * RENDER_DPI
+    assert float(wb._live_elbo.fig.get_size_inches()[0]) == 5.0
+    assert wb._live_marginals.ncols == 2  # two 2-inch panels a row fit 470 px
+    wb.board.set_state({"width": 1300})  # wider than the plot's full width: 10 inches
+    assert wb.elbo_image.layout.max_width == "960px"
+    assert wb._live_marginals.ncols == 5
+    # a long label is cut to what a narrow figure holds
+    long = "#2 flow scale-hh*2-planar-radial-loc(mu, tau) + full-rank(theta_tilde, x, y, z)"
+    fig = elbo_figure(ElboTrace(long, _trace(500)), figsize=(5.0, 3.2))
+    (text,) = _labels(fig.axes[0])
+    assert len(text) <= 55
+    assert text.endswith("…")

@@ -46,6 +46,8 @@ SHORT_RUN = 0.25
 #: Width of the ELBO plot in inches: ``ELBO_WIDTH * CSS_DPI`` = 960 CSS px, the width
 #: of the workbench in a usual JupyterLab notebook (the image scales down when narrower).
 ELBO_WIDTH = 10.0
+#: The narrowest ELBO plot drawn (inches): a narrower cell scales this one down.
+MIN_ELBO_WIDTH = 5.0
 # the layout, in inches: the axes keep their height; the legend sits below them and the
 # figure grows by one row per two legend entries (it never covers a curve)
 _AXES_HEIGHT = 2.3
@@ -475,7 +477,10 @@ def legend_with_note(ax, handles: list, labels: list[str], note: str = "") -> No
     if note:
         handles.append(Line2D([], [], linestyle="none"))
         labels.append(note)
-    ncols = 2 if all(len(t) <= _TWO_COLUMNS for t in labels) else 1
+    # a narrower figure (a narrow cell) holds fewer characters a row
+    scale = min(float(ax.figure.get_size_inches()[0]) / ELBO_WIDTH, 1.0)
+    labels = [_short(t, max(int(110 * scale), 40)) for t in labels]
+    ncols = 2 if all(len(t) <= _TWO_COLUMNS * scale for t in labels) else 1
     rows = -(-len(labels) // ncols)
     _layout(ax.figure, rows)
     if not handles:

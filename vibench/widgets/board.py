@@ -99,6 +99,13 @@ class Board(anywidget.AnyWidget):
         traitlets.Dict(),
         help="Edits queued while a fit runs, in order; the board shows them as pending.",
     ).tag(sync=True)
+    width = traitlets.Int(
+        0,
+        help=(
+            "The board's width in CSS px, measured by the front end (0 until known): the "
+            "workbench draws its ELBO plot as wide as the cell, so its text stays readable."
+        ),
+    ).tag(sync=True)
 
     def __init__(self, session: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -112,6 +112,18 @@ function render({ model, el }) {
     return fit || null;
   }
   const stopKeepingFocus = keepFitFocus(workbench, fitControl);
+  // the board's width, for plots drawn as wide as the cell (readable text at any width);
+  // sent when it changes by 16 px or more
+  let sentWidth = model.get("width") || 0;
+  const resize = new ResizeObserver(() => {
+    const w = Math.round(root.clientWidth);
+    if (w > 0 && Math.abs(w - sentWidth) >= 16) {
+      sentWidth = w;
+      model.set("width", w);
+      model.save_changes();
+    }
+  });
+  resize.observe(root);
   const live = h("div", "vb-live");
   live.setAttribute("aria-live", "polite");
 
@@ -975,6 +987,7 @@ function render({ model, el }) {
     for (const t of traits) model.off("change:" + t, onChange);
     document.removeEventListener("pointerdown", onDocPointer, true);
     stopKeepingFocus();
+    resize.disconnect();
     endDrag();
   };
 }
