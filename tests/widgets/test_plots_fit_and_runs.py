@@ -235,7 +235,9 @@ def test_chosen_runs_are_overlaid_in_the_marginals(workbench, session):
     _fit(wb, 300)
     session.add_group("full_rank", ["mu"])
     _fit(wb, 300)
-    assert "class='vb-run-overlay' data-run='1'" in wb.runs_table.value
+    assert "class='vb-run-overlay' data-run='1' aria-label" in wb.runs_table.value
+    # the latest run's marginals are the current ones: nothing to overlay
+    assert "class='vb-run-overlay' data-run='2' disabled" in wb.runs_table.value
     lines_before = [len(ax.lines) for ax in wb._live_marginals.fig.axes]
     wb.runs_table._on_front_end(None, {"kind": "overlay", "run": 1, "shown": True}, [])
     assert id(session.runs[0]) in wb._overlay_runs

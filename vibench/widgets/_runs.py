@@ -98,7 +98,8 @@ def _num(x: float | None, fmt: str) -> str:
 def _overlay_box(n: int, overlay: bool | None) -> str:
     """The *overlay in the marginals* box of run ``n`` (disabled without kept draws)."""
     if overlay is None:
-        state, title = " disabled", f"No draws kept for run {n}: nothing to overlay"
+        state = " disabled"
+        title = f"Nothing to overlay: run {n} is the current q, or its draws were not kept"
     else:
         state = " checked" if overlay else ""
         title = f"Overlay run {n}'s marginals (in its ELBO-plot colour) on the current q"

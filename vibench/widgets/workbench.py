@@ -853,7 +853,7 @@ class Workbench(widgets.VBox):
             hidden=self._hidden_runs,
             pending=self._khat_pending,
             overlaid=self._overlay_runs,
-            overlayable=set(self._run_draws),
+            overlayable=set(self._run_draws) - {id(self._latest_run())},
         )
         self.runs_table.value = runs_table_html(rows, controls=True)
 
@@ -957,8 +957,12 @@ class Workbench(widgets.VBox):
         self._redraw_elbo()
         self._render_marginals()
 
+    def _latest_run(self) -> Any:
+        """The run whose parameters q holds now (the one fitting, else the last one)."""
+        return self._run if self._run is not None else (self.session.runs or [None])[-1]
+
     def _latest_hidden(self) -> bool:
-        run = self._run if self._run is not None else (self.session.runs or [None])[-1]
+        run = self._latest_run()
         return run is not None and id(run) in self._hidden_runs
 
     def _marginal_overlays(self, panels: list) -> list[tuple[str, list]]:
