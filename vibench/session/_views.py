@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -102,7 +103,7 @@ class VariableView:
         """Number of elements shown."""
         return len(self.elements) if self.shape else 1
 
-    @property
+    @cached_property
     def labels(self) -> list[str]:
         """Labels of the shown elements: ``["z_a[county_00]", ...]`` (``[name]`` for a scalar)."""
         if not self.shape:

@@ -1556,15 +1556,24 @@ class Workbench(widgets.VBox):
         return views
 
     def _panels(self):
-        """Panels of the shown variables; a long vector is a forest panel (coord labels)."""
+        """Panels of the shown variables; a long vector is a forest panel (coord labels).
+
+        Cached per shown variables and element choice: every live frame asks.
+        """
         views = self._views()
-        return marginal_panels(
+        key = (id(views), tuple(sorted(self._element_choice.items())))
+        cached = getattr(self, "_panels_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        panels = marginal_panels(
             {v.name: tuple(v.shape) for v in views},
             index={k: (None if i < 0 else i) for k, i in self._element_choice.items()},
             labels={v.name: v.labels for v in views if v.shape},
             elements={v.name: v.elements for v in views if v.shape},
             forest=True,
         )
+        self._panels_cache = (key, panels)
+        return panels
 
     def _update_element_picker(self) -> None:
         """Offer the long vectors of the shown variables, their elements by coord name."""
