@@ -288,3 +288,12 @@ def test_the_elbo_plot_is_drawn_as_wide_as_the_cell(workbench, session):
     (text,) = _labels(fig.axes[0])
     assert len(text) <= 55
     assert text.endswith("…")
+
+
+def test_the_snapshot_table_has_no_controls(workbench):
+    _fit(workbench, 200)
+    html = workbench.snapshot().data
+    assert "<table" in html
+    assert "vb-run-show" not in html
+    assert "vb-run-remove" not in html
+    assert "vb-run-show" in workbench.runs_table.value

@@ -2031,7 +2031,9 @@ class Workbench(widgets.VBox):
             "</div>"
             f"<div style='font-family: monospace'>{status}</div>"
             f"{img(self.elbo_image, html.escape(self._trace_name))}<br/>{img(self.marginals_image, 'marginals')}"
-            f"{self.runs_table.value}</div>"
+            # the table without its show / overlay / remove controls (a static picture)
+            f"{runs_table_html(run_rows(self.session.runs, self._khats, hidden=self._hidden_runs))}"
+            "</div>"
         )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

@@ -917,7 +917,7 @@ function render({ model, el }) {
         "span",
         "vb-board-help",
         hidden("groups") || locked("groups")
-          ? "The groups are set for this exercise."
+          ? "The groups are set for this exercise. Press f to go to Fit."
           : "Drag a variable (or focus it and press Enter) to put it in a group; each group gets its own family. Press f to go to Fit."
       )
     );
