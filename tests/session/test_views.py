@@ -154,3 +154,33 @@ def test_sample_deterministics_switch(deterministics):
     if deterministics:
         assert post["rate_ratio"].dims == ("chain", "draw", "feature")
         np.testing.assert_allclose(post["rate_ratio"].values, np.exp(post["slope"].values))
+
+
+def test_python_mode_graphs_have_no_per_element_clip():
+    """FAST_COMPILE runs a ufunc-less Elemwise once per element: clip is rewritten."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.graph.traversal import applys_between
+    from pytensor.scalar.basic import Clip
+
+    from vibench.session._live_draws import numpy_friendly
+
+    x = pt.dvector("x")
+    out = pt.exp(pt.clip(pt.clip(x, -1.0, 2.0) * 3.0, 0.0, 4.0))
+    (got,) = numpy_friendly([out], FAST)
+    assert not [
+        n for n in applys_between([x], [got]) if isinstance(getattr(n.op, "scalar_op", None), Clip)
+    ]
+    values = np.array([-5.0, -0.5, 0.1, 1.0, 7.0, np.nan])
+    f = pytensor.function([x], [out, got], mode="FAST_COMPILE")
+    np.testing.assert_array_equal(*f(values))
+    assert numpy_friendly([out], {"mode": "NUMBA"})[0] is out  # compiled modes: unchanged
+    # the session's GP draw function carries none
+    s = _session(models.gp_latent(n=12))
+    s.draws(2, seed=0, deterministics=True)
+    fn = s._fitted.det_draw_fn._fn
+    assert not [
+        n
+        for n in fn.maker.fgraph.apply_nodes
+        if isinstance(getattr(n.op, "scalar_op", None), Clip)
+    ]

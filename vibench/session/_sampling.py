@@ -20,6 +20,8 @@ from pymc.pytensorf import compile as pm_compile
 from pymc.pytensorf import find_rng_nodes, reseed_rngs
 from pytensor.graph.replace import vectorize_graph
 
+from vibench.session._live_draws import numpy_friendly
+
 __all__ = ["Sampler"]
 
 
@@ -56,6 +58,7 @@ class Sampler:
         self.has_logq = bool(approx.has_logq)
         graphs = [*vectorized, approx.symbolic_logq] if self.has_logq else list(vectorized)
         graphs = approx.set_size_and_deterministic(graphs, draws, 0)
+        graphs = numpy_friendly(list(graphs), compile_kwargs)
         self._rngs = find_rng_nodes(graphs)
         self._fn = pm_compile([draws], graphs, **compile_kwargs)
 
