@@ -175,6 +175,8 @@ class Session:
         )
         self._lock = threading.RLock()
         self._sampler_lock = threading.Lock()
+        #: ``shown_variables`` per value of ``deterministics`` (the model does not change).
+        self._shown_cache: dict[bool, list[VariableView]] = {}
         self._fitted: _Fitted | None = None
         self._runs: list[Run] = []
         self._subscribers: list[Callable[[Progress], None]] = []
@@ -1026,11 +1028,10 @@ class Session:
             ``"derived"``), ``.labels`` (element labels from the model's ``coords``,
             ``z_a[county_07]``), ``.elements``, ``.replaces`` and ``.values(draws)``.
         """
-        cache = self.__dict__.setdefault("_shown_cache", {})
         key = bool(deterministics)
-        if key not in cache:
-            cache[key] = model_views(self.model, self.variables, deterministics=key)
-        return list(cache[key])
+        if key not in self._shown_cache:
+            self._shown_cache[key] = model_views(self.model, self.variables, deterministics=key)
+        return list(self._shown_cache[key])
 
     def _add_derived(self, values: dict[str, np.ndarray]) -> None:
         """Add what :meth:`shown_variables` derives (not in the model) to ``values``."""
