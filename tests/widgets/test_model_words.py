@@ -153,3 +153,27 @@ def test_real_session_marginals_in_the_models_words(name, expected, hidden):
             assert corr.shape[1:] == (3, 3)
     finally:
         wb.close()
+
+
+def test_reference_bars_beside_q_in_the_forest(words):
+    s, wb = words
+    _fit(wb)
+    wb.show_reference.value = True
+    s.reference_jobs[-1].finish()
+    fig = wb._live_marginals.fig
+    forest = fig.axes[2]
+    assert forest.get_title(loc="left").startswith("z: mean")
+    # NUTS's means (grey, in the background) sit right of each element, q's bars left
+    ref_means = [ln for ln in forest.lines if ln.get_marker() == "o" and ln.get_visible()]
+    assert len(ref_means) == 1
+    assert ref_means[0].get_xdata()[0] > 0
+    _, (_outer, _inner, q_means, shift), _ = wb._live_marginals._artists[2]
+    assert shift < 0
+    assert q_means.get_xdata()[0] < 0
+    assert fig.legends  # q / NUTS
+    # the Deterministics box needs no new reference: a's bars come from the same job
+    wb.show_deterministics.value = True
+    fig = wb._live_marginals.fig
+    a_ax = next(ax for ax in fig.axes if ax.get_title(loc="left").startswith("a: mean"))
+    assert [ln for ln in a_ax.lines if ln.get_marker() == "o" and ln.get_visible()]
+    assert len(s.reference_jobs) == 1
