@@ -17,6 +17,7 @@ import xarray as xr
 from tests.session.conftest import FAST, normal_model
 from vibench import models
 from vibench.session import ReferenceJob, ReferenceProgress, Session
+from vibench.session._reference import DrawRate
 
 
 def _reference_threads() -> list[threading.Thread]:
@@ -243,3 +244,13 @@ def test_progress_text_says_how_far_and_how_long():
     assert not ReferenceProgress(state="sampling", done=10, total=20, seconds_left=5).slow
     assert "cancelled" in ReferenceProgress(state="cancelled", done=5, total=20).text
     assert ReferenceProgress(state="finished").finished
+
+
+def test_the_time_left_follows_the_recent_draw_rate_not_the_slow_start():
+    rate = DrawRate(window=30.0)
+    assert rate.add(0.0, 1) is None  # one draw: no rate yet
+    assert rate.add(60.0, 60) == pytest.approx(1.0, rel=0.05)  # slow early tuning: 1 draw/s
+    # then 10 draws/s for a minute: the rate since the start would say ~5.5 draws/s
+    for second in range(61, 121):
+        latest = rate.add(float(second), 60 + 10 * (second - 60))
+    assert latest == pytest.approx(10.0, rel=0.05)

@@ -22,6 +22,7 @@ one draw (~0.3 s on the GP) once sampling, but waited ~9 s for a cold compile.
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -52,6 +53,8 @@ DEFAULT_TUNE = 500
 DEFAULT_CHAINS = 2
 #: A reference whose estimated time left is longer than this (seconds) says it is slow.
 SLOW_SECONDS = 60.0
+#: The time left is estimated from the draw rate over this many recent seconds.
+RATE_WINDOW = 30.0
 #: Progress messages from the sampler at most this often (seconds).
 _PROGRESS_INTERVAL = 0.25
 #: How long a cancelled or finished sampling process may take to exit before it is killed.
@@ -194,6 +197,29 @@ class _Counter:
         return (chain, self.done, tuning, self.divergences, self.tuning_divergences, sampling)
 
 
+class DrawRate:
+    """Draws per second over the last :data:`RATE_WINDOW` seconds of sampling.
+
+    Early tuning draws (small steps, deep trees) are far slower than later ones, so a
+    rate since the start would keep overstating the time left.
+    """
+
+    def __init__(self, window: float = RATE_WINDOW) -> None:
+        self.window = window
+        self.marks: collections.deque[tuple[float, int]] = collections.deque([(0.0, 0)])
+
+    def add(self, seconds: float, done: int) -> float | None:
+        """Record ``done`` draws after ``seconds`` of sampling; return the recent rate."""
+        marks = self.marks
+        marks.append((float(seconds), int(done)))
+        while len(marks) > 2 and seconds - marks[1][0] >= self.window:
+            marks.popleft()
+        t0, d0 = marks[0]
+        if done > d0 and seconds > t0:
+            return (done - d0) / (seconds - t0)
+        return None
+
+
 def _sample_kwargs(draws: int, tune: int, chains: int, seed: int) -> dict[str, Any]:
     return {
         "draws": draws,
@@ -304,6 +330,7 @@ class ReferenceJob(Future):
         self._started = time.monotonic()
         self._process: Any = None
         self._payload: bytes | None = None
+        self._rate = DrawRate()
         self.mode = "thread"
         if process:
             import cloudpickle
@@ -542,9 +569,8 @@ class ReferenceJob(Future):
         sampling_seconds: float,
     ) -> None:
         total = self._progress.total
-        left = None
-        if done and sampling_seconds > 0:
-            left = (total - done) * sampling_seconds / done
+        rate = self._rate.add(sampling_seconds, done)
+        left = (total - done) / rate if rate else None
         self._update(
             state="sampling",
             chain=int(chain),
