@@ -5,18 +5,24 @@ A reference is a :class:`ReferenceJob`: a :class:`concurrent.futures.Future` of 
 ``chains * (tune + draws)``, divergences, the chain, an estimate of the time left) and a
 :meth:`ReferenceJob.cancel` that really ends the work.
 
-By default ``pm.sample`` runs in a separate process (``multiprocessing`` *spawn*, the
-model sent with :mod:`cloudpickle`): Cancel terminates that process at once, even while
-it compiles, and the sampler never holds the kernel's GIL, so a fit on the board keeps
-its speed while NUTS runs beside it. A model that cannot be pickled is sampled in a
-thread instead; there Cancel raises out of PyMC's per-draw ``callback`` (a stop flag),
-which ends the thread at the next draw (not during PyMC's compile step).
+By default ``pm.sample`` runs in a separate process (a fresh ``python -c``, the model
+sent with :mod:`cloudpickle`; not a ``multiprocessing`` spawn, which would re-run a
+user's script without a ``__main__`` guard): Cancel terminates that process at once,
+even while it compiles, and the sampler never holds the kernel's GIL. A model that
+cannot be pickled, or does not load in the new process, is sampled in a thread instead;
+there Cancel raises out of PyMC's per-draw ``callback`` (a stop flag; not a
+``KeyboardInterrupt``, which PyMC's sequential sampler catches per chain and then starts
+the next chain), which ends the thread at the next draw but not during PyMC's compile.
 
-Measured on this machine (2 cores, PyMC 6.4, warm PyTensor cache): starting the
-process costs ~2 s (importing PyMC); eight schools' default reference (2 chains x
-(500 + 500)) takes ~6 s in all; a 50-point ``pm.gp.Latent`` model samples at ~7 draws/s
-while tuning. Terminating the process takes ~0.05 s; a thread's stop flag ends it within
-one draw (~0.3 s on the GP) once sampling, but waited ~9 s for a cold compile.
+Measured on this machine (2 shared cores, PyMC 6.4, warm PyTensor cache, other work
+running): the process takes 2-6 s to start sampling (importing PyMC; up to 16 s under
+heavy load) where a thread takes ~0.6 s; eight schools' default reference (2 chains x
+(500 + 500)) takes ~6-9 s in all (min ESS 530, for ``tau``), a 50-point ``pm.gp.Latent``
+model 8-13 min (2.6-4.3 draws/s; min ESS 123, for ``ell``), which its time-left estimate
+says. Terminating the process takes ~0.05-0.2 s; a thread's stop flag ended it within
+one draw (~0.3 s on the GP) once sampling, but only after ~9 s of a cold compile. While
+the GP reference ran, a ``Session.fit`` of eight schools kept 3,500-7,200 steps/s with
+the process and 2,000-2,700 with the thread.
 """
 
 from __future__ import annotations
