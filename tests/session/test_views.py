@@ -184,3 +184,16 @@ def test_python_mode_graphs_have_no_per_element_clip():
         for n in fn.maker.fgraph.apply_nodes
         if isinstance(getattr(n.op, "scalar_op", None), Clip)
     ]
+
+
+def test_a_deterministic_per_data_row_is_not_shown_nor_drawn_live():
+    x = np.linspace(0.0, 1.0, 20_000)
+    with pm.Model() as model:
+        b = pm.Normal("b")
+        pm.Deterministic("b2", 2 * b)
+        pm.Deterministic("mu", b * x)  # one per row: not a marginal to look at
+    s = _session(model)
+    assert [v.name for v in s.shown_variables(True)] == ["b", "b2"]
+    values = s.draws(10, seed=0, deterministics=True)
+    assert set(values) == {"b", "b2"}
+    np.testing.assert_allclose(values["b2"], 2 * values["b"])

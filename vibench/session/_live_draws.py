@@ -9,6 +9,7 @@ reused by every frame.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -58,19 +59,28 @@ class DrawFunction:
         A built approximation.
     compile_kwargs : dict
         Passed to :func:`pymc.pytensorf.compile`.
-    deterministics : bool
-        Also compute every Deterministic of the model from the drawn free variables
-        (in the same compiled function, so a frame costs one call).
+    deterministics : bool or sequence of str
+        Also compute every Deterministic of the model (``True``) or those named, from
+        the drawn free variables (in the same compiled function, so a frame costs one
+        call).
     """
 
     def __init__(
-        self, approx: Any, compile_kwargs: dict[str, Any], *, deterministics: bool = False
+        self,
+        approx: Any,
+        compile_kwargs: dict[str, Any],
+        *,
+        deterministics: bool | Sequence[str] = False,
     ) -> None:
         model = approx.model
         in_groups = {n for g in approx.groups for n in g.ordering}
         free = [rv for rv in model.free_RVs if model.rvs_to_values[rv].name in in_groups]
-        dets = list(model.deterministics) if deterministics else []
-        self.deterministics = bool(deterministics)
+        if isinstance(deterministics, bool):
+            dets = list(model.deterministics) if deterministics else []
+        else:
+            wanted = set(deterministics)
+            dets = [d for d in model.deterministics if d.name in wanted]
+        self.deterministics = bool(dets)
         self.names = [v.name for v in free + dets]
         value_vars = [model.rvs_to_values[rv] for rv in free]
         outs = model.replace_rvs_by_values(free + dets)

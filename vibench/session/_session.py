@@ -974,9 +974,10 @@ class Session:
         seed : int, optional
             Seed of the draws.
         deterministics : bool
-            Also return every Deterministic of the model, computed from the same
-            draws, and what :meth:`shown_variables` derives (an LKJ prior's
-            ``<name>_stds`` / ``<name>_corr`` when the model has no such
+            Also return the model's Deterministics that :meth:`shown_variables` can
+            show (all but those with more than 10,000 elements, such as one value per
+            data row), computed from the same draws, and what it derives (an LKJ
+            prior's ``<name>_stds`` / ``<name>_corr`` when the model has no such
             Deterministics).
 
         Returns
@@ -993,9 +994,13 @@ class Session:
             slot = "det_draw_fn" if deterministics else "draw_fn"
             fn = getattr(fitted, slot, None)
             if fn is None:
+                # the Deterministics the plots can show (not one over every data row)
+                shown = [v.name for v in self.shown_variables(True) if v.kind == "deterministic"]
                 with self.model:
                     fn = DrawFunction(
-                        fitted.approx, self._sample_compile_kwargs, deterministics=deterministics
+                        fitted.approx,
+                        self._sample_compile_kwargs,
+                        deterministics=shown if deterministics else False,
                     )
                 setattr(fitted, slot, fn)
                 self.sample_compile_count += 1

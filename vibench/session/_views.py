@@ -20,7 +20,8 @@ PyMC's ``compute_corr=True``). A hidden variable that no Deterministic uses stay
 shown under its own name (nothing would stand for it). A correlation matrix is
 shown by its strict upper triangle (the diagonal is all ones, the lower triangle a
 copy). The other Deterministics are shown on request (``deterministics=True``),
-after the free variables.
+after the free variables. Deterministics of more than :data:`MAX_SHOWN_SIZE` elements
+(one value per data row) are never shown.
 
 Element labels come from the model's ``coords``: ``z_a[county_07]``,
 ``beta[g3, x1]``; an axis without coords is numbered (``chol_corr[0, 1]``).
@@ -40,6 +41,9 @@ __all__ = ["VariableView", "derive_lkj", "element_label", "model_views"]
 
 #: Kinds of shown variables.
 KINDS = ("free", "deterministic", "derived")
+#: Deterministics with more elements are not shown (one value per data row is not a
+#: marginal to look at, and computing it every live frame would cost a lot).
+MAX_SHOWN_SIZE = 10_000
 
 
 def element_label(name: str, index: Sequence[int], axes: Sequence[Sequence[str] | None]) -> str:
@@ -244,6 +248,8 @@ def model_views(
         try:
             shape = _static_shape(det)
         except Exception:  # a shape that cannot be evaluated here: leave it out
+            return None
+        if math.prod(shape) > MAX_SHOWN_SIZE:
             return None
         elements = _upper(shape[0]) if _is_corr(det.name, shape) else _all_elements(shape)
         kind = "deterministic"
