@@ -254,3 +254,20 @@ def test_the_time_left_follows_the_recent_draw_rate_not_the_slow_start():
     for second in range(61, 121):
         latest = rate.add(float(second), 60 + 10 * (second - 60))
     assert latest == pytest.approx(10.0, rel=0.05)
+
+
+@pytest.mark.slow
+def test_an_interrupt_while_waiting_cancels_the_reference(monkeypatch):
+    s = Session(models.gp_latent(), compile_kwargs=FAST)
+    started: list[ReferenceJob] = []
+
+    def interrupted(self, timeout=None):
+        started.append(self)
+        raise KeyboardInterrupt  # what Ctrl-C / the kernel's interrupt does to the wait
+
+    monkeypatch.setattr(ReferenceJob, "result", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        s.reference(3000, tune=3000, chains=1, seed=8)
+    monkeypatch.undo()
+    (job,) = started
+    _assert_ended(job)
