@@ -738,6 +738,7 @@ def test_at_900_px_plots_fit_focus_stays_on_fit_and_runs_can_be_hidden_and_remov
     # remove it
     marginals = page.locator("img.vb-marginals").get_attribute("src")
     page.locator(".vb-runs input.vb-run-overlay[data-run='1']").check()
+    page.locator(".vb-runs input.vb-run-overlay[data-run='1'][checked]").wait_for()
     page.wait_for_function(
         "(s) => document.querySelector('img.vb-marginals').getAttribute('src') !== s",
         arg=marginals,
@@ -748,6 +749,7 @@ def test_at_900_px_plots_fit_focus_stays_on_fit_and_runs_can_be_hidden_and_remov
     elbo = page.locator("img.vb-elbo").get_attribute("src")
     box = page.locator(".vb-runs input.vb-run-show[data-run='1']")
     box.uncheck()
+    page.locator(".vb-runs tr.vb-run-hidden").wait_for()  # Python redrew the table
     page.wait_for_function(
         "(s) => document.querySelector('img.vb-elbo').getAttribute('src') !== s", arg=elbo
     )

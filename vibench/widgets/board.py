@@ -102,8 +102,9 @@ class Board(anywidget.AnyWidget):
     width = traitlets.Int(
         0,
         help=(
-            "The board's width in CSS px, measured by the front end (0 until known): the "
-            "workbench draws its ELBO plot as wide as the cell, so its text stays readable."
+            "The board's width in CSS px when the cell is narrow (under 1000 px), measured "
+            "by the front end; 0 when wide (or not known): the workbench draws its plots as "
+            "wide as the cell, so their text stays readable."
         ),
     ).tag(sync=True)
 

@@ -1400,15 +1400,17 @@ class Workbench(widgets.VBox):
 
     def _on_board_width(self, change: dict) -> None:
         """The cell's width changed: draw the ELBO plot that wide (5-10 inches)."""
-        px = int(change["new"] or 0)
-        if px <= 0:
-            return
-        inches = min(max(round(px / CSS_DPI * 4) / 4, MIN_ELBO_WIDTH), ELBO_WIDTH)
-        if inches == self._elbo_width:
+        px = int(change["new"] or 0)  # 0: a wide cell, full-size plots
+        inches = ELBO_WIDTH
+        cols = 5
+        if px > 0:
+            inches = min(max(round(px / CSS_DPI * 4) / 4, MIN_ELBO_WIDTH), ELBO_WIDTH)
+            # marginal panels a row: as many as fit the cell at their size (2 to 5)
+            cols = min(max(int(px // (PANEL_SIZE[0] * CSS_DPI)), 2), 5)
+        if inches == self._elbo_width and cols == getattr(self, "_marginal_cols", 5):
             return
         self._elbo_width = inches
-        # marginal panels a row: as many as fit the cell at their size (2 to 5)
-        self._marginal_cols = min(max(int(px // (PANEL_SIZE[0] * CSS_DPI)), 2), 5)
+        self._marginal_cols = cols
         if not (self.session.running or self._finalizing):
             self._resize_live_elbo()
             if self._run is not None or self.session.runs:

@@ -112,14 +112,17 @@ function render({ model, el }) {
     return fit || null;
   }
   const stopKeepingFocus = keepFitFocus(workbench, fitControl);
-  // the board's width, for plots drawn as wide as the cell (readable text at any width);
-  // sent when it changes by 16 px or more
+  // the board's width, for plots drawn as wide as the cell (readable text at any width).
+  // Only a narrow cell is reported (0 means "wide enough for the full-size plots"), and
+  // only a change of 40 px or more (not a scroll bar coming and going).
   let sentWidth = model.get("width") || 0;
   const resize = new ResizeObserver(() => {
     const w = Math.round(root.clientWidth);
-    if (w > 0 && Math.abs(w - sentWidth) >= 16) {
-      sentWidth = w;
-      model.set("width", w);
+    if (w <= 0) return;
+    const narrow = w >= 1000 ? 0 : w;
+    if ((narrow === 0) !== (sentWidth === 0) || Math.abs(narrow - sentWidth) >= 40) {
+      sentWidth = narrow;
+      model.set("width", narrow);
       model.save_changes();
     }
   });
