@@ -132,3 +132,16 @@ def test_plan_edits_do_not_pile_up_background_builds():
     while any(t.name == "vibench-compile" for t in threading.enumerate()):
         assert time.monotonic() < deadline, "a dropped plan's build kept running"
         time.sleep(0.05)
+
+
+def test_a_parameter_leaving_its_support_ends_the_run_as_diverged():
+    # in Python mode PyMC's parameter checks raise instead of giving -inf
+    s = Session("correlated_regression", compile_kwargs={"mode": "FAST_COMPILE"})
+    s.add_group("scale-planar*2-loc", ["alpha", "sigma"])
+    s.set_family("rest", "full_rank")
+    run = s.fit(20, optimizer="sgd", learning_rate=0.05, seed=5)
+    assert run.status == "diverged", run.message
+    assert run.iterations < 20
+    assert all(np.isfinite(p).all() for p in s._fitted.params())
+    again = s.fit(5, optimizer="adam", learning_rate=1e-4, seed=6)
+    assert again.status in {"finished", "diverged"}, again.message

@@ -22,9 +22,11 @@ from typing import Any
 
 import numpy as np
 import pytensor
+from pymc.logprob.utils import ParameterValueError
 from pymc.pytensorf import compile as pm_compile
 from pymc.pytensorf import find_rng_nodes, reseed_rngs
 from pymc.variational.callbacks import CheckParametersConvergence
+from pytensor import scalar as ps
 from pytensor.compile.builders import OpFromGraph
 from pytensor.compile.mode import Mode
 from pytensor.compile.rewriting import inline_ofg_node
@@ -351,8 +353,35 @@ def _inline_inner_graphs(fgraph: Any, node: Any) -> Any:
     return False
 
 
+#: Most inputs PyTensor's Python implementation of an elementwise op takes (32
+#: operands, the output included).
+_PY_MAX_INPUTS = 31
+
+
+def _split_wide_sums(fgraph: Any, node: Any) -> Any:
+    """Split an ``add``/``mul`` of more than 31 terms into a tree of narrower ones.
+
+    A model with hundreds of scalar variables sums hundreds of log-density terms in
+    one node; in Python mode (the first tier) such a node cannot run at all.
+    """
+    op = node.op
+    if not isinstance(op, Elemwise) or len(node.inputs) <= _PY_MAX_INPUTS:
+        return False
+    if not isinstance(op.scalar_op, ps.Add | ps.Mul):
+        return False
+    terms = list(node.inputs)
+    while len(terms) > _PY_MAX_INPUTS:
+        terms = [
+            op(*terms[i : i + _PY_MAX_INPUTS]) if len(terms[i:]) > 1 else terms[i]
+            for i in range(0, len(terms), _PY_MAX_INPUTS)
+        ]
+    out = op(*terms)
+    return [out.astype(node.outputs[0].dtype)] if out.dtype != node.outputs[0].dtype else [out]
+
+
 #: The mode of the first tier: Python thunks, only the rewrites a graph needs to run
-#: (PyTensor's ``minimum_compile`` and ``py_only``), and every inner graph inlined.
+#: (PyTensor's ``minimum_compile`` and ``py_only``), every inner graph inlined, and
+#: sums of more than 32 terms split (Python's elementwise ops take at most 32).
 #: It builds in a fraction of a second (3-7x sooner than ``FAST_COMPILE`` on the
 #: realistic models) and steps until a fast backend is ready. Inlined, an op with an
 #: inner graph (``AllocDiag`` in a full-rank group) runs in Python too, instead of
@@ -360,9 +389,14 @@ def _inline_inner_graphs(fgraph: Any, node: Any) -> Any:
 #: own: no PyTensor flag is changed, so threads compiling beside the first tier (a
 #: background backend, the live-draw sampler) see the config as it is.
 FIRST_TIER_MODE = Mode(
-    VMLinker(use_cloop=False, c_thunks=False),
+    # allow_gc=False: intermediate values stay allocated between calls, and linking
+    # skips a pass that grows with nodes x outputs (30 % of linking at 150 variables)
+    VMLinker(use_cloop=False, c_thunks=False, allow_gc=False),
     RewriteDatabaseQuery(include=["minimum_compile", "py_only"]),
-).register((dfs_rewriter(node_rewriter([OpFromGraph])(_inline_inner_graphs)), -0.005))
+).register(
+    (dfs_rewriter(node_rewriter([OpFromGraph])(_inline_inner_graphs)), -0.005),
+    (dfs_rewriter(node_rewriter([Elemwise])(_split_wide_sums)), 100.0),
+)
 
 #: One background build at a time in the whole process: a build waits here, and a
 #: build whose plan was dropped while it waited never starts.
@@ -463,6 +497,10 @@ def run_loop(
                 done = j
                 status = "stopped"
                 break
+            except ParameterValueError:
+                # a parameter left its support (a check in the log density raised
+                # instead of giving -inf): the same as a non-finite loss here
+                buf[j : done + k] = np.nan
             except Exception as err:
                 # a backend built in the background fails where the others work:
                 # undo the chunk, drop that backend and go on with another
