@@ -727,8 +727,15 @@ def test_at_900_px_plots_fit_focus_stays_on_fit_and_runs_can_be_hidden_and_remov
             assert m["right"] <= m["areaRight"], (width, sel, m)
             assert m["scroll"], (width, sel, m)
             assert m["natural"] >= 1.4 * m["width"], (width, sel, m)  # sharp, only scaled
-    page.set_viewport_size({"width": 900, "height": 1600})
-    page.wait_for_timeout(300)
+    # back at 900 px (tall enough for the whole workbench in one picture): the ELBO plot
+    # is drawn 5 inches wide for the 468 px cell (960 pixels at 2x), not 10 scaled down
+    page.set_viewport_size({"width": 900, "height": 2400})
+    # and two 2-inch marginal panels a row
+    page.wait_for_function(
+        "() => document.querySelector('img.vb-elbo').naturalWidth <= 1000"
+        " && document.querySelector('img.vb-marginals').naturalWidth <= 1000",
+        timeout=30_000,
+    )
     _shot(page, "workbench_900.png", page.locator(".vb-workbench"))
     # the Runs table scrolls inside the cell rather than running off its edge
     m = _fits_its_container(page, ".vb-runs")
