@@ -444,6 +444,9 @@ class FakeSession:
         self.calls.append(("reset",))
         self.iteration = 0
 
+    def affordable_draws(self, draws: int) -> int:
+        return draws
+
     def sample(self, draws: int = 1000, seed: int | None = None) -> xr.DataTree:
         rng = np.random.default_rng(seed)
         data = {}

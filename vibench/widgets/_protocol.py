@@ -136,6 +136,9 @@ class SessionProtocol(Protocol):
     def sample(self, draws: int = 1000, seed: int | None = None) -> Any:
         """Draws from q as a DataTree with a ``posterior`` group."""
 
+    def affordable_draws(self, draws: int) -> int:
+        """At most ``draws``, fewer for a model so large that the draws would be huge."""
+
     def to_code(self) -> str:
         """Code that rebuilds the plan."""
 

@@ -1603,6 +1603,7 @@ class Workbench(widgets.VBox):
 
     def _draw_marginals(self, draws: int, *, live: bool) -> bool:
         """Sample, estimate densities and show them; ``False`` if there was nothing."""
+        draws = self.session.affordable_draws(draws)
         try:
             if live:
                 values = self._live_draws(draws)
