@@ -65,7 +65,6 @@ _FORMAT_VERSION = 1
 _MISSING: Any = object()
 
 
-
 #: Most ``draws x elements`` one draw array may hold (32 MB of float64): see
 #: :meth:`Session.affordable_draws`.
 DRAW_ELEMENTS = 4_000_000
