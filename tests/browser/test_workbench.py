@@ -8,6 +8,7 @@ Screenshots land in ``test-artifacts/`` (the README's screenshot comes from here
 from __future__ import annotations
 
 import json
+import time
 
 from ._lab import ARTIFACTS, cell_errors, kernel_eval, open_notebook, run_all_cells, write_notebook
 
@@ -32,6 +33,18 @@ def _groups(page) -> dict[str, dict]:
         " for g in wb.session.groups}))",
     )
     return json.loads(out)
+
+
+def _kernel_sees(page, check, timeout: float = 20.0) -> dict[str, dict]:
+    """The session's groups once ``check(groups)`` holds (a board edit reaches the
+    kernel as a message of its own, after the DOM has already changed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        groups = _groups(page)
+        if check(groups) or time.monotonic() > deadline:
+            assert check(groups), groups
+            return groups
+        time.sleep(0.2)
 
 
 def _chip_in(page, group: str, var: str):
@@ -78,13 +91,13 @@ def test_drag_family_flow_editor_fit_stop_reset(lab_server, page):
         "() => document.querySelector(\".vb-group[data-group='g1'] select.vb-family\").value"
         " === 'mean_field'"
     )
-    assert _groups(page)["g1"]["family"] == "mean_field"
+    _kernel_sees(page, lambda g: g["g1"]["family"] == "mean_field")
     picker.select_option("full_rank")
     page.wait_for_function(
         "() => document.querySelector(\".vb-group[data-group='g1'] select.vb-family\").value"
         " === 'full_rank'"
     )
-    assert _groups(page)["g1"]["family"] == "full_rank"
+    _kernel_sees(page, lambda g: g["g1"]["family"] == "full_rank")
 
     # a flow group for theta_tilde, built through the editor
     page.locator(".vb-chip[data-var='theta_tilde']").drag_to(page.locator(".vb-new-group"))
@@ -100,7 +113,7 @@ def test_drag_family_flow_editor_fit_stop_reset(lab_server, page):
         ".value !== before",
         arg=start,
     )
-    assert _groups(page)["g2"]["family"] == start + "-radial"
+    _kernel_sees(page, lambda g: g["g2"]["family"] == start + "-radial")
     # repeat count of the first step, then move the radial step up, then remove it
     first_repeat = editor.locator(".vb-flow-step[data-index='0'] .vb-flow-repeat")
     first_repeat.fill("2")
@@ -115,14 +128,14 @@ def test_drag_family_flow_editor_fit_stop_reset(lab_server, page):
         "() => document.querySelector(\".vb-group[data-group='g2'] .vb-flow-formula\")"
         ".value.endsWith('radial-loc')"
     )
-    assert _groups(page)["g2"]["family"].endswith("radial-loc")
+    _kernel_sees(page, lambda g: g["g2"]["family"].endswith("radial-loc"))
     editor.locator(".vb-flow-step[data-flow='radial'] .vb-flow-remove").click()
     page.wait_for_function(
         "() => !document.querySelector(\".vb-group[data-group='g2'] .vb-flow-formula\")"
         ".value.includes('radial')"
     )
     # an invalid formula is explained inline and changes nothing
-    before = _groups(page)["g2"]["family"]
+    before = _kernel_sees(page, lambda g: "radial" not in g["g2"]["family"])["g2"]["family"]
     formula.fill("planar-wobble*2")
     formula.press("Enter")
     error = page.locator(".vb-group[data-group='g2'] .vb-error")
@@ -136,7 +149,7 @@ def test_drag_family_flow_editor_fit_stop_reset(lab_server, page):
         "() => document.querySelector(\".vb-group[data-group='g2'] .vb-flow-formula\")"
         ".value === 'planar*2-loc'"
     )
-    assert _groups(page)["g2"]["family"] == "planar*2-loc"
+    _kernel_sees(page, lambda g: g["g2"]["family"] == "planar*2-loc")
     assert page.locator(".vb-group[data-group='g2'] .vb-error").count() == 0
     _shot(page, "workbench_board.png", board)
 
