@@ -855,7 +855,7 @@ class Workbench(widgets.VBox):
             overlaid=self._overlay_runs,
             overlayable=set(self._run_draws) - {id(self._latest_run())},
         )
-        self.runs_table.value = runs_table_html(rows, controls=True)
+        self.runs_table.set_rows(rows)
 
     # ------------------------------------------------------------------ runs shown
     def _find_run(self, run: Any) -> Any:
