@@ -14,6 +14,7 @@ runs the named ones. Each prints its own table of figures; none asserts a speed.
 - ``realistic``: models written as users write them (mixture with LKJ, latent GP,
   radon, ``pm.Data``): first point, time to the fast backend, and Session / Workbench
   it/s against plain ``pm.fit`` in one process, interleaved (``realistic_models.py``).
+- ``memory``: resident memory while one Session cycles plans (``plan_memory.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ BENCHMARKS = {
     "flows": "flows_vs_mean_field.py",
     "instant": "instant_feedback.py",
     "realistic": "realistic_models.py",
+    "memory": "plan_memory.py",
 }
 
 
