@@ -53,7 +53,7 @@ def _to_fast_backend(model: str, family: str) -> tuple[float, str]:
             s = Session(model)
             s.set_family("rest", family)
             t0 = time.perf_counter()
-            s.start(10**8, seed=0)
+            s.start(10**7, seed=0)
             step = None
             while s.running and time.perf_counter() - t0 < _instant.SETTLE_SECONDS:
                 fitted = s._fitted
