@@ -470,3 +470,15 @@ def test_clear_plan_refuses_while_a_fit_runs(session):
         session.stop()
         session.wait(timeout=120)
     session.clear_plan()
+
+
+def test_the_plan_json_tab_refuses_oversized_text_before_parsing():
+    from vibench.session._plan import MAX_PRESET_BYTES
+    from vibench.widgets import Workbench
+
+    wb = Workbench("eight_schools", compile_kwargs={"mode": "FAST_COMPILE"})
+    before = wb.session.to_dict()
+    huge = '{"plan": ' + "[" * 10 + " " * (MAX_PRESET_BYTES + 10) + "]" * 10 + "}"
+    assert wb.apply_plan_json(huge) is False
+    assert "too large" in wb.plan_message.value
+    assert wb.session.to_dict() == before

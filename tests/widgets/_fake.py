@@ -503,6 +503,11 @@ class FakeSession:
 
     @classmethod
     def from_dict(cls, model: Any, data: Any) -> FakeSession:
+        if isinstance(data, str):  # the real one takes JSON text too (size-checked first)
+            try:
+                data = json.loads(data)
+            except ValueError as err:
+                raise FakePlanError(f"not JSON: {err}") from None
         if not isinstance(data, dict) or "plan" not in data:
             raise FakePlanError("a preset needs a 'plan'")
         s = cls()

@@ -1855,8 +1855,8 @@ class Workbench(widgets.VBox):
             self._plan_note("Stop the fit before loading a plan.", error=True)
             return False
         try:
-            data = json.loads(text) if isinstance(text, str) else text
-            checked = type(s).from_dict(getattr(s, "model", None), data)
+            # text goes to from_dict as it is: it refuses oversized text before parsing
+            checked = type(s).from_dict(getattr(s, "model", None), text)
         except Exception as err:
             self._plan_note(f"Plan not loaded: {_message(err)}", error=True)
             return False
