@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pytensor
 
+from vibench.session._initial_point import cached_initial_point
 from vibench.session._runner import BACKEND_MODES
 
 __all__ = ["AUTO", "BACKENDS", "BackendMemory", "available_backends", "fingerprint"]
@@ -97,7 +98,8 @@ def _point_shapes(model: Any) -> dict[str, tuple]:
         cached = _POINT_SHAPES.get(model)
         if cached is not None and cached[0] == len(model.free_RVs):
             return cached[1]
-    shapes = {k: tuple(np.shape(v)) for k, v in model.initial_point().items()}
+    with cached_initial_point(model):
+        shapes = {k: tuple(np.shape(v)) for k, v in model.initial_point().items()}
     with _POINT_LOCK:
         _POINT_SHAPES[model] = (len(model.free_RVs), shapes)
     return shapes

@@ -30,6 +30,7 @@ from vibench.session._backends import (
 from vibench.session._codegen import plan_to_code
 from vibench.session._diagnostics import Khat, psis_khat
 from vibench.session._errors import PlanError, SessionBusyError
+from vibench.session._initial_point import cached_initial_point
 from vibench.session._live_draws import DrawFunction
 from vibench.session._plan import (
     LISTING_SLACK,
@@ -514,6 +515,10 @@ class Session:
     # ------------------------------------------------------------------ building
     def _build(self, seed: int | None) -> _Fitted:
         """Build the approximation for the current plan (no compile)."""
+        with cached_initial_point(self.model):
+            return self._build_approximation(seed)
+
+    def _build_approximation(self, seed: int | None) -> _Fitted:
         self._plan.check_fittable()
         model = self.model
         if self._plan.is_particle_plan():
