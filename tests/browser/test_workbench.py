@@ -332,6 +332,11 @@ def test_compare_runs_with_reference_screenshot(lab_server, page):
             timeout=120_000,
         )
         page.wait_for_function("() => !document.querySelector('.vb-fit').disabled")
+        # Fit is free again at once; the k-hat reading follows in the status line
+        page.wait_for_function(
+            "() => !document.querySelector('.vb-status').innerText.includes('computing k-hat')",
+            timeout=120_000,
+        )
         assert "k-hat" in page.locator(".vb-status").inner_text()
 
     fit_and_wait()  # mean-field everywhere
