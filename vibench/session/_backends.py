@@ -29,7 +29,14 @@ import pytensor
 from vibench.session._initial_point import cached_initial_point
 from vibench.session._runner import BACKEND_MODES
 
-__all__ = ["AUTO", "BACKENDS", "BackendMemory", "available_backends", "fingerprint"]
+__all__ = [
+    "AUTO",
+    "BACKENDS",
+    "BackendMemory",
+    "available_backends",
+    "fingerprint",
+    "point_shapes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +67,7 @@ def fingerprint(model: Any, plan: dict[str, Any], compile_key: tuple) -> str:
     draws), plus the PyTensor version.
     """
 
-    point = _point_shapes(model)
+    point = point_shapes(model)
 
     def describe(rv: Any) -> list[Any]:
         value = model.rvs_to_values.get(rv)
@@ -93,7 +100,8 @@ _POINT_SHAPES: weakref.WeakKeyDictionary[Any, tuple[int, dict[str, tuple]]] = (
 _POINT_LOCK = threading.Lock()
 
 
-def _point_shapes(model: Any) -> dict[str, tuple]:
+def point_shapes(model: Any) -> dict[str, tuple]:
+    """Shapes of the model's initial point by value-variable name (computed once)."""
     with _POINT_LOCK:
         cached = _POINT_SHAPES.get(model)
         if cached is not None and cached[0] == len(model.free_RVs):
