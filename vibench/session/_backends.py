@@ -47,6 +47,9 @@ BACKENDS = (AUTO, *BACKEND_MODES)
 #: Order in which unmeasured backends are built (the usual winner first).
 _ORDER = ("c", "numba")
 _MAX_ENTRIES = 500
+#: Bumped when the way backends are measured changes (2: ten trial chunks, no
+#: process-wide compiler switch during the first tier).
+_MEASURE_VERSION = 2
 
 
 def available_backends() -> list[str]:
@@ -86,6 +89,8 @@ def fingerprint(model: Any, plan: dict[str, Any], compile_key: tuple) -> str:
         "plan": plan,
         "settings": [repr(k) for k in compile_key],
         "pytensor": pytensor.__version__,
+        # how choices are measured: a new way of measuring forgets the old choices
+        "measure": _MEASURE_VERSION,
     }
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:24]

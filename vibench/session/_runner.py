@@ -48,8 +48,10 @@ logger = logging.getLogger(__name__)
 
 #: Backends a tiered step can switch to, and the PyTensor mode of each.
 BACKEND_MODES = {"c": "CVM", "numba": "NUMBA"}
-#: Chunks measured per backend before the fastest is chosen.
-TRIAL_CHUNKS = 3
+#: Chunks measured per backend before the fastest is chosen (the median of them:
+#: ten chunks of ~40 ms keep one busy moment of a shared machine from deciding; with
+#: three, choices between backends within 25 % of each other flipped with the load).
+TRIAL_CHUNKS = 10
 
 #: Seconds of work per chunk; the stop event is checked between chunks.
 CHUNK_SECONDS = 0.04
