@@ -93,7 +93,12 @@ def test_auto_measures_every_backend_and_remembers_the_winner(tmp_path, monkeypa
     rates = step.rates
     measured = {k: v for k, v in rates.items() if k != "fast_compile"}
     assert set(measured) == set(available_backends())
-    assert step.backend == max(measured, key=measured.get)
+    fastest = max(measured, key=measured.get)
+    if fastest != _runner.DEFAULT_BACKEND and measured[fastest] < _runner.CLEAR_WIN * measured.get(
+        _runner.DEFAULT_BACKEND, 0.0
+    ):
+        fastest = _runner.DEFAULT_BACKEND  # a near tie keeps PyMC's default
+    assert step.backend == fastest
     saved = json.loads((tmp_path / "backends.json").read_text())
     (entry,) = saved.values()
     assert entry["backend"] == step.backend

@@ -48,6 +48,10 @@ logger = logging.getLogger(__name__)
 
 #: Backends a tiered step can switch to, and the PyTensor mode of each.
 BACKEND_MODES = {"c": "CVM", "numba": "NUMBA"}
+#: PyMC's default backend, kept unless another is clearly faster.
+DEFAULT_BACKEND = "numba"
+#: How much faster than the default another backend must measure to be chosen.
+CLEAR_WIN = 1.15
 #: Chunks measured per backend before the fastest is chosen (the median of them:
 #: ten chunks of ~40 ms keep one busy moment of a shared machine from deciding; with
 #: three, choices between backends within 25 % of each other flipped with the load).
@@ -309,6 +313,11 @@ class StepFunction:
             return self._switch(pending[0]) if pending[0] != self.backend else None
         rates = self.rates
         best = max(self._final_round, key=lambda n: rates.get(n, 0.0))
+        default = rates.get(DEFAULT_BACKEND, 0.0)
+        if best != DEFAULT_BACKEND and rates.get(best, 0.0) < CLEAR_WIN * default:
+            # within the noise of a shared machine: keep PyMC's own default, so a fit
+            # is never slower than plain pm.fit for a choice the measurement cannot make
+            best = DEFAULT_BACKEND
         self.settled.set()
         for n in list(self._functions):  # free the losers' compiled code
             if n not in (best, self.FIRST_TIER):  # (the first tier stays, as a fallback)
