@@ -392,7 +392,7 @@ def _split_wide_sums(fgraph: Any, node: Any) -> Any:
 
 #: The mode of the first tier: Python thunks, only the rewrites a graph needs to run
 #: (PyTensor's ``minimum_compile`` and ``py_only``), every inner graph inlined, and
-#: sums of more than 32 terms split (Python's elementwise ops take at most 32).
+#: sums of more than 31 terms split (Python's elementwise ops take 32 operands).
 #: It builds in a fraction of a second (3-7x sooner than ``FAST_COMPILE`` on the
 #: realistic models) and steps until a fast backend is ready. Inlined, an op with an
 #: inner graph (``AllocDiag`` in a full-rank group) runs in Python too, instead of
