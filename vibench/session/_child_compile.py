@@ -8,7 +8,7 @@ process compiles and calls a copy of the same step graph instead; PyTensor keys 
 on-disk Numba cache by the graph, so building the live function in this process then
 only loads the compiled kernels (about a second instead of tens).
 
-:func:`warm_in_child` is called by the background build of a tiered step
+:class:`ChildWarmup` is started by the background build of a tiered step
 (:class:`vibench.session.StepFunction`). Running this module is the child's side::
 
     python -m vibench.session._child_compile PAYLOAD_FILE
@@ -27,7 +27,7 @@ from typing import Any
 
 import cloudpickle
 
-__all__ = ["ChildWarmup", "warm_in_child"]
+__all__ = ["ChildWarmup"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,16 +110,6 @@ class ChildWarmup:
             with contextlib.suppress(OSError):
                 os.unlink(self._path)
             self._path = None
-
-
-def warm_in_child(loss: Any, updates: dict[Any, Any], mode: str, cancel: threading.Event) -> bool:
-    """Compile and call ``loss`` with ``updates`` under ``mode`` in a child process.
-
-    A blocking shorthand for :class:`ChildWarmup`: ``True`` when the kernels are
-    cached; ``False`` when the graph could not be pickled, the child failed, or
-    ``cancel`` was set (the child is then killed).
-    """
-    return ChildWarmup(loss, updates, mode).wait(cancel)
 
 
 def _main(path: str) -> None:

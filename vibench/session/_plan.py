@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import re
-import reprlib
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 import pymc as pm
 from pymc.vartypes import discrete_types
 
+from vibench.session._checks import int_in_range, short_repr
 from vibench.session._errors import PlanError
 from vibench.session._families import EMPIRICAL, canonical_family, is_particle_family
 
@@ -51,16 +51,6 @@ MAX_EXTRA_GROUPS = 16
 #: before any name is looked at; a smaller surplus gets the message that names the
 #: duplicated or unknown variable.
 LISTING_SLACK = 100
-
-#: Short reprs of untrusted values for messages: a deeply nested or huge value prints as
-#: a few characters (plain ``repr`` of a 10,000-deep list raises ``RecursionError``).
-_SHORT = reprlib.Repr(maxlevel=3, maxlist=4, maxtuple=4, maxdict=4, maxstring=40, maxother=40)
-_SHORT.maxlong = 40
-
-
-def short_repr(value: Any) -> str:
-    """``repr(value)`` cut short for a message (nested and long values abbreviated)."""
-    return _SHORT.repr(value)
 
 
 def listing(names: Any, limit: int = 8) -> str:
@@ -740,11 +730,7 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 
 def _check_particles(value: Any) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | np.integer)
-        or not 2 <= value <= MAX_PARTICLES
-    ):
+    if not int_in_range(value, 2, MAX_PARTICLES):
         raise PlanError(
             f"particles must be an int from 2 to {MAX_PARTICLES} (SVGD needs at least two "
             f"particles to spread them), got {short_repr(value)}"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import reprlib
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vibench.session._checks import int_in_range, short_repr
 from vibench.session._optimizers import OPTIMIZERS
 
 if TYPE_CHECKING:
@@ -36,8 +36,6 @@ MAX_OBJ_N_MC = 1000
 
 #: Short reprs of untrusted values for messages: nested or huge values (a preset's
 #: ``"iterations": [[[...]]]``) print as a few characters, never recurse without end.
-_SHORT = reprlib.Repr(maxlevel=3, maxlist=4, maxtuple=4, maxdict=4, maxstring=40, maxother=40)
-_SHORT.maxlong = 40
 
 
 #: How a run can end (``"running"`` while it runs, ``"failed"`` on an exception).
@@ -111,7 +109,7 @@ class FitSettings:
         def bad(msg: str) -> ValueError:
             return ValueError(f"bad fit setting: {msg}")
 
-        short = _SHORT.repr
+        short = short_repr
         if not isinstance(self.iterations, int | np.integer) or isinstance(self.iterations, bool):
             raise bad(f"iterations must be an int, got {short(self.iterations)}")
         if not 0 <= self.iterations <= MAX_ITERATIONS:
@@ -131,18 +129,10 @@ class FitSettings:
         ):
             raise bad(f"learning_rate must be a positive number, got {short(lr)}")
         n_mc = self.obj_n_mc
-        if (
-            isinstance(n_mc, bool)
-            or not isinstance(n_mc, int | np.integer)
-            or not 1 <= n_mc <= MAX_OBJ_N_MC
-        ):
+        if not int_in_range(n_mc, 1, MAX_OBJ_N_MC):
             raise bad(f"obj_n_mc must be an int from 1 to {MAX_OBJ_N_MC}, got {short(n_mc)}")
         seed = self.seed
-        if seed is not None and (
-            isinstance(seed, bool)
-            or not isinstance(seed, int | np.integer)
-            or not 0 <= seed <= MAX_SEED
-        ):
+        if seed is not None and not int_in_range(seed, 0, MAX_SEED):
             raise bad(
                 f"seed must be None or an int from 0 to 2**32 - 1 = {MAX_SEED:,}, "
                 f"got {short(seed)}"
@@ -158,11 +148,7 @@ class FitSettings:
         if not isinstance(self.convergence, str) or self.convergence not in ("elbo", "params"):
             raise bad(f"convergence must be 'elbo' or 'params', got {short(self.convergence)}")
         w = self.window
-        if (
-            isinstance(w, bool)
-            or not isinstance(w, int | np.integer)
-            or not 1 <= w <= MAX_ITERATIONS
-        ):
+        if not int_in_range(w, 1, MAX_ITERATIONS):
             raise bad(f"window must be an int from 1 to {MAX_ITERATIONS:,}, got {short(w)}")
         temp = self.temperature
         if (
@@ -202,7 +188,7 @@ class FitSettings:
             names = sorted(map(str, extra))
             more = f" ... and {len(names) - 5} more" if len(names) > 5 else ""
             raise ValueError(
-                f"unknown fit settings {[_SHORT.repr(n) for n in names[:5]]}{more}; "
+                f"unknown fit settings {[short_repr(n) for n in names[:5]]}{more}; "
                 f"known: {sorted(known)}"
             )
         return cls(**data)

@@ -448,11 +448,6 @@ def _clone_with_own_state(loss: Any, updates: dict[Any, Any]) -> tuple[Any, dict
     return new[0], {replace[k]: v for k, v in zip(updates, new[1:], strict=True)}
 
 
-def _smoothed(buf: np.ndarray, end: int, window: int) -> float:
-    """The smoothed loss after ``end`` steps: the plot's smoothing (``vibench._smoothing``)."""
-    return smoothed_at(buf, end, window)
-
-
 def run_loop(
     step: StepFunction,
     run: Run,
@@ -584,7 +579,7 @@ def run_loop(
                         iteration=done,
                         total=n,
                         elbo=-float(buf[done - 1]),
-                        smoothed_elbo=-_smoothed(buf, done, window),
+                        smoothed_elbo=-smoothed_at(buf, done, window),
                         its_per_second=its,
                         status="running",
                         message=f"iteration {done}/{n}",
