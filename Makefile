@@ -1,7 +1,7 @@
 # vibench: `make lab` opens the workbench, `make test` runs every test tier.
 # Both set up everything they need first (a Python >= 3.12 venv in .venv, the
-# package in editable mode, and for tests the Chromium browser), and skip what
-# is already in place on a second run.
+# package in editable mode, and for tests the Chromium browser and Node.js for the
+# board's JS tests), and skip what is already in place on a second run.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -11,9 +11,10 @@ PY := $(VENV)/bin/python
 # Extra arguments: `make lab ARGS="--no-browser --port=8899"`, `make test ARGS="-k flows"`.
 ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
+NODE ?= node
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help lab test test-unit lint format browser warm benchmark clean
+.PHONY: help lab test test-unit lint format browser node warm benchmark clean
 
 help:
 	@echo "make lab        set up .venv and open the workbench in JupyterLab"
@@ -52,6 +53,19 @@ browser:
 		exit 1; \
 	fi
 
+# The board's JS helpers are tested with `node --test` (tests/js/, run from pytest by
+# tests/widgets/test_board_js.py): Node.js >= 18, Debian's `nodejs` when root.
+node:
+	@if command -v $(NODE) >/dev/null 2>&1 && \
+		$(NODE) -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)'; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "vibench: installing Debian's nodejs for the board's JS tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; \
+	else \
+		echo "vibench: the board's JS tests need Node.js >= 18 as '$(NODE)': install it (Debian/Ubuntu: 'sudo apt-get install nodejs') or pass NODE=/path/to/node"; \
+		exit 1; \
+	fi
+
 # The first `make lab` also warms PyTensor's compile cache for the demo models in
 # the background (niced, logged to .venv/warm.log), so JupyterLab opens at once and
 # Fit does not wait for a JIT later. `make warm` warms in the foreground.
@@ -66,11 +80,11 @@ lab: $(VENV)/.installed-lab
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/notebooks/01_getting_started.ipynb $(ROOT_FLAG) $(ARGS)
 
-test: $(VENV)/.installed-test browser
-	VIBENCH_CHROMIUM=$(CHROMIUM) $(PY) -m pytest $(ARGS)
+test: $(VENV)/.installed-test browser node
+	VIBENCH_CHROMIUM=$(CHROMIUM) VIBENCH_NODE=$(NODE) $(PY) -m pytest $(ARGS)
 
-test-unit: $(VENV)/.installed-test
-	$(PY) -m pytest -m "not notebooks and not browser and not slow" $(ARGS)
+test-unit: $(VENV)/.installed-test node
+	VIBENCH_NODE=$(NODE) $(PY) -m pytest -m "not notebooks and not browser and not slow" $(ARGS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -56,7 +56,7 @@ def test_the_widget_syncs_data_not_html():
 
 
 def test_no_board_module_parses_html():
-    for js in STATIC.glob("*.js"):
+    for js in STATIC.rglob("*.js"):
         text = js.read_text()
         assert "innerHTML" not in text, js.name
         assert "insertAdjacentHTML" not in text, js.name

@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
 import anywidget
 import traitlets
 
+from vibench.session._families import canonical_family, is_flow_family
+from vibench.widgets._bundle import bundle_css, bundle_js
 from vibench.widgets._labels import family_label, flow_names, transform_hint
-from vibench.widgets._messages import BoardAction, FamilyOption, GroupState, VariableState
+from vibench.widgets._messages import (
+    BoardAction,
+    ColumnView,
+    FamilyOption,
+    FlowStep,
+    GroupState,
+    PlanView,
+    VariableState,
+)
 from vibench.widgets._preset import BOARD_CONTROLS
 
-__all__ = ["FAMILIES", "Board"]
+__all__ = ["DEFAULT_FLOW", "FAMILIES", "Board"]
 
 STATIC = Path(__file__).parent / "static"
+#: The board's front-end parts (ES modules and stylesheets), one file per part.
+PARTS = STATIC / "board"
+#: The formula a group gets when "Normalizing flow" is picked.
+DEFAULT_FLOW = "scale-planar*2-loc"
 
 #: The family picker's entries; ``"flow"`` opens the flow-stack editor.
 FAMILIES: list[FamilyOption] = [
     {"value": "mean_field", "label": "Mean-field", "title": "independent Gaussians"},
     {"value": "full_rank", "label": "Full-rank", "title": "one correlated Gaussian"},
     {"value": "empirical", "label": "Empirical", "title": "a cloud of particles"},
-    {"value": "flow", "label": "Normalizing flow", "title": "N(0, I) pushed through flows"},
+    {
+        "value": "flow",
+        "label": "Normalizing flow",
+        "title": "N(0, I) pushed through flows",
+        "formula": DEFAULT_FLOW,
+    },
 ]
+_log = logging.getLogger(__name__)
 _ERRORS = (ValueError, KeyError, TypeError, RuntimeError)
 _DISCRETE_NOTE = "discrete: variational inference here fits continuous variables only"
 
@@ -49,8 +72,12 @@ class Board(anywidget.AnyWidget):
     while a fit runs are queued and applied when it ends (:meth:`apply_pending`).
     """
 
-    _esm = STATIC / "board.js"
-    _css = STATIC / "board.css"
+    # One self-contained module and one stylesheet, assembled from the part files when
+    # this module is imported (see vibench/widgets/_bundle.py for why and how); with
+    # ANYWIDGET_HMR=1 they are re-assembled, and every live board reloaded, when a part
+    # file changes (_watch_parts).
+    _esm = bundle_js(PARTS / "board.js")
+    _css = bundle_css(PARTS / "index.css")
 
     variables = traitlets.List(
         traitlets.Dict(), help="Chips: name, shape, size, discrete, transform, note."
@@ -97,7 +124,17 @@ class Board(anywidget.AnyWidget):
     ).tag(sync=True)
     queued = traitlets.List(
         traitlets.Dict(),
-        help="Edits queued while a fit runs, in order; the board shows them as pending.",
+        help="Edits queued while a fit runs, in order (plan_view shows where they land).",
+    ).tag(sync=True)
+    plan_view = traitlets.Dict(
+        help=(
+            "What the board draws, the one serialised view of the plan: 'groups' (the "
+            "session's groups with their group_details, each flow group's parsed "
+            "'flow_steps', and what the queued edits change: 'pending_family', "
+            "'removing', 'pending_variables'; rest last) and 'added' (groups queued "
+            "during a fit, not created yet). Computed in Python from the session and "
+            "the queue; the front end never replays edits."
+        )
     ).tag(sync=True)
     width = traitlets.Int(
         0,
@@ -117,6 +154,7 @@ class Board(anywidget.AnyWidget):
         self.flow_names = flow_names(session)
         self.on_msg(self._on_msg)
         self.refresh()
+        _LIVE.add(self)
 
     @traitlets.validate("hidden", "locked")
     def _check_controls(self, proposal: Any) -> list[str]:
@@ -174,6 +212,7 @@ class Board(anywidget.AnyWidget):
             self.group_details = details
             self.groups = groups
             self.running = bool(s.running)
+            self.plan_view = _plan_view(groups, details, self._pending)
             known = {g["id"] for g in groups}
             if any(k not in known for k in self.errors):
                 self.errors = {k: v for k, v in self.errors.items() if k in known}
@@ -210,7 +249,9 @@ class Board(anywidget.AnyWidget):
         with self._lock:
             if self._session.running:
                 self._pending.append(action)
-                self.queued = [dict(a) for a in self._pending]
+                with self.hold_sync():
+                    self.queued = [dict(a) for a in self._pending]
+                    self.plan_view = _plan_view(self.groups, self.group_details, self._pending)
                 self.notice_level = "info"
                 self.notice = (
                     f"A fit is running: {self._describe(action)} will be applied when it ends "
@@ -381,3 +422,130 @@ def _text(action: Any, key: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"board action {action.get('kind')!r} needs a string {key!r}")
     return value
+
+
+def _flow_steps(family: str) -> list[FlowStep]:
+    """A flow family's steps, ``[{"name", "count"}]``, as the session's parser reads it.
+
+    The session makes a formula canonical with the engine's parser
+    (``canonical_family``: ``parse_formula`` then ``format_formula``), which writes each
+    run of one flow as one token, ``name`` or ``name*N``, so the steps are read off the
+    canonical tokens. ``[]`` for a PyMC family or a formula the parser refuses (a bad
+    formula queued during a fit, checked when the fit ends).
+    """
+    try:
+        canonical = canonical_family(family)
+    except _ERRORS:
+        return []
+    if not is_flow_family(canonical):
+        return []
+    steps: list[FlowStep] = []
+    for token in canonical.split("-"):
+        name, _, count = token.partition("*")
+        steps.append({"name": name, "count": int(count) if count else 1})
+    return steps
+
+
+def _column(group: GroupState, detail: dict[str, Any]) -> ColumnView:
+    return {
+        **detail,  # type: ignore[typeddict-item]
+        "id": group["id"],
+        "family": group["family"],
+        "variables": list(group["variables"]),
+        "pending_family": False,
+        "removing": False,
+        "pending_variables": [],
+    }
+
+
+def _plan_view(
+    groups: list[GroupState], details: dict[str, Any], pending: list[BoardAction]
+) -> PlanView:
+    """The plan as it will be once the edits queued during a fit are applied.
+
+    The board shows that, with the queued parts marked pending, so an edit made during
+    a fit never looks rejected. The queue's own owner (the board) works it out, once,
+    from the session's groups; the front end only draws the result.
+    """
+    cols = [_column(g, details.get(g["id"], {})) for g in groups]
+    by_id = {c["id"]: c for c in cols}
+    added: list[dict[str, Any]] = []
+
+    def take(name: str) -> None:
+        for c in [*cols, *added]:
+            if name in c["variables"]:
+                c["variables"].remove(name)
+            if name in c["pending_variables"]:
+                c["pending_variables"].remove(name)
+
+    for a in pending:
+        kind, target = a.get("kind"), by_id.get(str(a.get("group")))
+        variable = a.get("variable")
+        if kind == "move" and isinstance(variable, str) and target is not None:
+            take(variable)
+            target["variables"].append(variable)
+            target["pending_variables"].append(variable)
+        elif kind == "new_group":
+            names = [variable] if isinstance(variable, str) else []
+            for n in names:
+                take(n)
+            added.append(
+                {"family": str(a.get("family")), "variables": names, "pending_variables": names}
+            )
+        elif kind == "set_family" and target is not None:
+            target["family"] = str(a.get("family"))
+            target["pending_family"] = True
+        elif kind == "set_rowwise" and target is not None:
+            target["rowwise"] = a.get("rowwise") is True
+            target["pending_family"] = True
+        elif kind == "remove_group" and target is not None:
+            target["removing"] = True
+    for c in cols:
+        custom = bool(c.get("custom"))
+        c["flow"] = not custom and _is_flow(c["family"])
+        c["flow_steps"] = _flow_steps(c["family"]) if c["flow"] else []
+    return {"groups": cols, "added": added}  # type: ignore[typeddict-item]
+
+
+# ---------------------------------------------------------------- live reload
+#: Every board made in this process, so a part file's change reaches the open views.
+_LIVE: weakref.WeakSet[Board] = weakref.WeakSet()
+
+
+def reload_parts() -> None:
+    """Assemble the module and the stylesheet again and send them to every live board.
+
+    What ``ANYWIDGET_HMR=1`` does on each change of a part file; callable by hand too.
+    """
+    esm, css = bundle_js(PARTS / "board.js"), bundle_css(PARTS / "index.css")
+    Board._esm, Board._css = esm, css
+    for board in list(_LIVE):
+        with board.hold_sync():
+            board._esm = esm  # the anywidget front end re-renders the view on _esm
+            board._css = css
+
+
+def _watch_parts() -> None:
+    """With ``ANYWIDGET_HMR=1`` (anywidget's live-reload switch), follow the part files.
+
+    Only for a development install (a checkout, not site-packages) with ``watchfiles``
+    (anywidget's own HMR dependency) installed; a daemon thread, as anywidget's is.
+    """
+    if os.environ.get("ANYWIDGET_HMR") != "1" or "site-packages" in PARTS.parts:
+        return
+    try:
+        import watchfiles
+    except ImportError:
+        return
+
+    def watch() -> None:
+        for _changes in watchfiles.watch(PARTS):
+            try:
+                reload_parts()
+            except Exception as err:  # a half-saved part: keep the last good module
+                _log.warning("vibench board: live reload skipped: %s", err)
+
+    threading.Thread(target=watch, name="vibench-board-hmr", daemon=True).start()
+
+
+_watch_parts()
