@@ -115,10 +115,10 @@ def test_the_nuts_reference_note_sits_by_its_box_and_the_status_keeps_the_run():
         assert "NUTS reference ready" in wb.reference_note.value
         assert "vb-reference-note" in wb.reference_note._dom_classes
         assert wb.reference_note in wb._plot_options.children
-        assert wb._marginals.live.fig.legends  # dashed lines drawn: the legend says so
+        assert wb._live_marginals.fig.legends  # dashed lines drawn: the legend says so
         wb.show_reference.value = False
         assert wb.reference_note.value == ""
-        assert not wb._marginals.live.fig.legends
+        assert not wb._live_marginals.fig.legends
     finally:
         wb.close()
 
@@ -263,7 +263,7 @@ def test_frame_costs_per_live_frame_reset_at_each_fit():
     session = FakeSession(step_seconds=0.002)
     wb = Workbench(session=session)
     try:
-        wb._live.sampler_ready = True
+        wb._sampler_ready = True
         _fit(wb, 1500)
         costs = wb.frame_costs
         assert set(costs) == {"elbo", "marginals"}
@@ -301,7 +301,7 @@ def test_a_continued_fit_is_labelled_and_keeps_the_earlier_run_on_the_plot(workb
 
 
 def _elbo_legend(wb: Workbench):
-    fig = elbo_figure(None, wb._elbo.previous_traces(kind="ELBO"))
+    fig = elbo_figure(None, wb._previous_traces(kind="ELBO"))
     return fig.axes[0].get_legend().get_texts()
 
 
