@@ -18,6 +18,8 @@ import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -142,6 +144,32 @@ def test_a_part_change_reaches_live_boards(session, tmp_path, monkeypatch):
     assert "HMR_PROBE" in board._esm
     assert "/* probe */" in board._css
     assert "HMR_PROBE" in Board(session)._esm  # and boards made from now on
+
+
+def test_with_anywidget_hmr_a_saved_part_reloads_the_open_boards(session, tmp_path, monkeypatch):
+    for p in PARTS.iterdir():
+        (tmp_path / p.name).write_text(p.read_text())
+    monkeypatch.setattr(board_module, "PARTS", tmp_path)
+    monkeypatch.setattr(Board, "_esm", Board._esm)
+    monkeypatch.setattr(Board, "_css", Board._css)
+    monkeypatch.delenv("ANYWIDGET_HMR", raising=False)
+    assert board_module._watch_parts() is None  # off unless asked for
+    monkeypatch.setenv("ANYWIDGET_HMR", "1")
+    board = Board(session)
+    stop = threading.Event()
+    thread = board_module._watch_parts(interval=0.02, stop=stop)
+    try:
+        time.sleep(0.1)
+        part = tmp_path / "plots.js"
+        part.write_text(part.read_text() + "\n// saved\n")
+        os.utime(part, (time.time() + 5, time.time() + 5))  # a coarse clock still sees it
+        deadline = time.monotonic() + 10
+        while "// saved" not in board._esm and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "// saved" in board._esm
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 # ---------------------------------------------------------------- one grammar

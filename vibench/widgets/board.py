@@ -525,27 +525,40 @@ def reload_parts() -> None:
             board._css = css
 
 
-def _watch_parts() -> None:
+def _part_times() -> dict[str, float]:
+    return {p.name: p.stat().st_mtime for p in PARTS.iterdir() if p.suffix in (".js", ".css")}
+
+
+def _watch_parts(
+    interval: float = 0.5, stop: threading.Event | None = None
+) -> threading.Thread | None:
     """With ``ANYWIDGET_HMR=1`` (anywidget's live-reload switch), follow the part files.
 
-    Only for a development install (a checkout, not site-packages) with ``watchfiles``
-    (anywidget's own HMR dependency) installed; a daemon thread, as anywidget's is.
+    A daemon thread looks at the parts' modification times every ``interval`` seconds
+    and calls :func:`reload_parts` after a change (no ``watchfiles`` needed). Only for
+    a development install: never when the package sits in site-packages. ``stop``
+    ends the thread (tests); by default it runs as long as the kernel.
     """
     if os.environ.get("ANYWIDGET_HMR") != "1" or "site-packages" in PARTS.parts:
-        return
-    try:
-        import watchfiles
-    except ImportError:
-        return
+        return None
+
+    ended = stop or threading.Event()
 
     def watch() -> None:
-        for _changes in watchfiles.watch(PARTS):
+        seen = _part_times()
+        while not ended.wait(interval):
+            now = _part_times()
+            if now == seen:
+                continue
+            seen = now
             try:
                 reload_parts()
             except Exception as err:  # a half-saved part: keep the last good module
                 _log.warning("vibench board: live reload skipped: %s", err)
 
-    threading.Thread(target=watch, name="vibench-board-hmr", daemon=True).start()
+    thread = threading.Thread(target=watch, name="vibench-board-hmr", daemon=True)
+    thread.start()
+    return thread
 
 
 _watch_parts()
